@@ -1,0 +1,1 @@
+"""immunetwin.inference."""
