@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 import sympy as sp
 
@@ -47,7 +47,7 @@ from ._spec import (
 
 __all__ = ["ModelBuilder"]
 
-ExprLike = str | float | int | sp.Basic
+ExprLike: TypeAlias = str | float | int | sp.Basic
 
 _SIDE = re.compile(r"^\s*(?:(\d+(?:\.\d*)?)\s*\*?\s*)?([A-Za-z_]\w*)\s*$")
 
@@ -83,61 +83,149 @@ class ModelBuilder:
         self._notes = ""
 
     # ------------------------------------------------------------------ parts
-    def compartment(self, cid: str, size: float = 1.0, *, unit: str | None = None, constant: bool = True,
-                    spatial_dimensions: float = 3.0, name: str = "") -> ModelBuilder:
+    def compartment(
+        self,
+        cid: str,
+        size: float = 1.0,
+        *,
+        unit: str | None = None,
+        constant: bool = True,
+        spatial_dimensions: float = 3.0,
+        name: str = "",
+    ) -> ModelBuilder:
         """Add a compartment."""
-        self._compartments.append(Compartment(id=cid, size=float(size), unit=unit, constant=constant,
-                                              spatial_dimensions=spatial_dimensions, name=name))
+        self._compartments.append(
+            Compartment(
+                id=cid,
+                size=float(size),
+                unit=unit,
+                constant=constant,
+                spatial_dimensions=spatial_dimensions,
+                name=name,
+            )
+        )
         return self
 
     def _default_compartment(self) -> str:
         if not any(c.id == self.DEFAULT_COMPARTMENT for c in self._compartments):
-            self._compartments.append(Compartment(id=self.DEFAULT_COMPARTMENT, size=1.0, name="default compartment"))
+            self._compartments.append(
+                Compartment(id=self.DEFAULT_COMPARTMENT, size=1.0, name="default compartment")
+            )
         return self.DEFAULT_COMPARTMENT
 
-    def species(self, sid: str, initial: float | None = 0.0, *, compartment: str | None = None,
-                unit: str | None = None, amount: bool = False, only_substance: bool = False,
-                boundary: bool = False, constant: bool = False, name: str = "",
-                annotations: Iterable[str] = ()) -> ModelBuilder:
+    def species(
+        self,
+        sid: str,
+        initial: float | None = 0.0,
+        *,
+        compartment: str | None = None,
+        unit: str | None = None,
+        amount: bool = False,
+        only_substance: bool = False,
+        boundary: bool = False,
+        constant: bool = False,
+        name: str = "",
+        annotations: Iterable[str] = (),
+    ) -> ModelBuilder:
         """Add a species; ``initial`` is an amount if ``amount`` else a concentration."""
         comp = compartment or self._default_compartment()
-        self._species.append(Species(
-            id=sid, compartment=comp, initial=None if initial is None else float(initial),
-            initial_is_amount=amount, has_only_substance_units=only_substance, boundary=boundary,
-            constant=constant, unit=unit, name=name, annotations=tuple(annotations)))
+        self._species.append(
+            Species(
+                id=sid,
+                compartment=comp,
+                initial=None if initial is None else float(initial),
+                initial_is_amount=amount,
+                has_only_substance_units=only_substance,
+                boundary=boundary,
+                constant=constant,
+                unit=unit,
+                name=name,
+                annotations=tuple(annotations),
+            )
+        )
         return self
 
-    def state(self, sid: str, initial: float, rate: ExprLike, *, unit: str | None = None, name: str = "",
-              annotations: Iterable[str] = ()) -> ModelBuilder:
+    def state(
+        self,
+        sid: str,
+        initial: float,
+        rate: ExprLike,
+        *,
+        unit: str | None = None,
+        name: str = "",
+        annotations: Iterable[str] = (),
+    ) -> ModelBuilder:
         """Add an ODE state ``d sid/dt = rate`` (a species in the default compartment with a rate rule)."""
         self.species(sid, initial, unit=unit, name=name, annotations=annotations)
         self._rates.append(RateRule(variable=sid, expr=as_expr(rate, where=sid)))
         return self
 
-    def parameter(self, pid: str, value: float, *, unit: str | None = None, lower: float | None = None,
-                  upper: float | None = None, prior: Prior | None = None, estimate: bool = False,
-                  log_scale: bool = True, source: str = "", constant: bool = True, name: str = "") -> ModelBuilder:
+    def parameter(
+        self,
+        pid: str,
+        value: float,
+        *,
+        unit: str | None = None,
+        lower: float | None = None,
+        upper: float | None = None,
+        prior: Prior | None = None,
+        estimate: bool = False,
+        log_scale: bool = True,
+        source: str = "",
+        constant: bool = True,
+        name: str = "",
+    ) -> ModelBuilder:
         """Add a parameter with its unit, bounds, prior and the source of its value."""
-        self._parameters.append(Parameter(
-            id=pid, value=float(value), unit=unit, lower=lower, upper=upper, prior=prior, estimate=estimate,
-            log_scale=log_scale, source=source, constant=constant, name=name))
+        self._parameters.append(
+            Parameter(
+                id=pid,
+                value=float(value),
+                unit=unit,
+                lower=lower,
+                upper=upper,
+                prior=prior,
+                estimate=estimate,
+                log_scale=log_scale,
+                source=source,
+                constant=constant,
+                name=name,
+            )
+        )
         return self
 
-    def reaction(self, rid: str, equation: str, rate: ExprLike, *, modifiers: Iterable[str] = (),
-                 reversible: bool = False, name: str = "") -> ModelBuilder:
+    def reaction(
+        self,
+        rid: str,
+        equation: str,
+        rate: ExprLike,
+        *,
+        modifiers: Iterable[str] = (),
+        reversible: bool = False,
+        name: str = "",
+    ) -> ModelBuilder:
         """Add a reaction written as ``"A + 2 B -> C"`` (``"-> A"`` or ``"A ->"`` for sources and sinks)."""
         if "->" not in equation:
             raise ModelError(f"reaction '{rid}': equation {equation!r} has no '->'")
         lhs, rhs = equation.split("->", 1)
-        self._reactions.append(Reaction(
-            id=rid, rate=as_expr(rate, where=rid), reactants=_side(lhs, rid), products=_side(rhs, rid),
-            modifiers=tuple(modifiers), reversible=reversible, name=name))
+        self._reactions.append(
+            Reaction(
+                id=rid,
+                rate=as_expr(rate, where=rid),
+                reactants=_side(lhs, rid),
+                products=_side(rhs, rid),
+                modifiers=tuple(modifiers),
+                reversible=reversible,
+                name=name,
+            )
+        )
         return self
 
     def assign(self, variable: str, expr: ExprLike) -> ModelBuilder:
         """Add an assignment rule ``variable = expr``; undeclared variables become parameters."""
         self._ensure_variable(variable)
-        self._assignments.append(AssignmentRule(variable=variable, expr=as_expr(expr, where=variable)))
+        self._assignments.append(
+            AssignmentRule(variable=variable, expr=as_expr(expr, where=variable))
+        )
         return self
 
     def rate(self, variable: str, expr: ExprLike) -> ModelBuilder:
@@ -147,37 +235,72 @@ class ModelBuilder:
 
     def initial(self, variable: str, expr: ExprLike) -> ModelBuilder:
         """Add an initial assignment ``variable(t0) = expr``."""
-        self._initials.append(InitialAssignment(variable=variable, expr=as_expr(expr, where=variable)))
+        self._initials.append(
+            InitialAssignment(variable=variable, expr=as_expr(expr, where=variable))
+        )
         return self
 
     def function(self, fid: str, args: Iterable[str], body: ExprLike) -> ModelBuilder:
         """Add a function definition."""
-        self._functions.append(FunctionDefinition(id=fid, args=tuple(args), body=as_expr(body, where=fid)))
+        self._functions.append(
+            FunctionDefinition(id=fid, args=tuple(args), body=as_expr(body, where=fid))
+        )
         return self
 
-    def event(self, eid: str, trigger: ExprLike, assignments: Mapping[str, ExprLike], *,
-              delay: ExprLike | None = None, priority: ExprLike | None = None, persistent: bool = True,
-              initial_value: bool = False, use_values_from_trigger_time: bool = True) -> ModelBuilder:
+    def event(
+        self,
+        eid: str,
+        trigger: ExprLike,
+        assignments: Mapping[str, ExprLike],
+        *,
+        delay: ExprLike | None = None,
+        priority: ExprLike | None = None,
+        persistent: bool = True,
+        initial_value: bool = False,
+        use_values_from_trigger_time: bool = True,
+    ) -> ModelBuilder:
         """Add an event: when ``trigger`` turns true, do ``variable := expr`` for each assignment."""
-        self._events.append(Event(
-            id=eid, trigger=as_expr(trigger, where=eid),
-            assignments=tuple(EventAssignment(variable=k, expr=as_expr(v, where=eid)) for k, v in assignments.items()),
-            delay=None if delay is None else as_expr(delay, where=eid),
-            priority=None if priority is None else as_expr(priority, where=eid),
-            persistent=persistent, initial_value=initial_value,
-            use_values_from_trigger_time=use_values_from_trigger_time))
+        self._events.append(
+            Event(
+                id=eid,
+                trigger=as_expr(trigger, where=eid),
+                assignments=tuple(
+                    EventAssignment(variable=k, expr=as_expr(v, where=eid))
+                    for k, v in assignments.items()
+                ),
+                delay=None if delay is None else as_expr(delay, where=eid),
+                priority=None if priority is None else as_expr(priority, where=eid),
+                persistent=persistent,
+                initial_value=initial_value,
+                use_values_from_trigger_time=use_values_from_trigger_time,
+            )
+        )
         return self
 
     def bolus(self, eid: str, target: str, amount: ExprLike, at: float) -> ModelBuilder:
         """Add an instantaneous dose: ``target += amount`` at time ``at``."""
         return self.event(eid, f"time >= {float(at)!r}", {target: f"{target} + ({amount})"})
 
-    def observable(self, oid: str, expr: ExprLike, *, noise: NoiseKind | str = NoiseKind.NORMAL,
-                   sigma: float | str = 1.0, unit: str | None = None, name: str = "") -> ModelBuilder:
+    def observable(
+        self,
+        oid: str,
+        expr: ExprLike,
+        *,
+        noise: NoiseKind | str = NoiseKind.NORMAL,
+        sigma: float | str = 1.0,
+        unit: str | None = None,
+        name: str = "",
+    ) -> ModelBuilder:
         """Add an observable with its noise model."""
-        self._observables.append(Observable(
-            id=oid, expr=as_expr(expr, where=oid), noise=NoiseModel(kind=NoiseKind(noise), sigma=sigma),
-            unit=unit, name=name))
+        self._observables.append(
+            Observable(
+                id=oid,
+                expr=as_expr(expr, where=oid),
+                noise=NoiseModel(kind=NoiseKind(noise), sigma=sigma),
+                unit=unit,
+                name=name,
+            )
+        )
         return self
 
     def unit(self, uid: str, definition: str) -> ModelBuilder:
@@ -196,7 +319,7 @@ class ModelBuilder:
         return self
 
     def _ensure_variable(self, variable: str) -> None:
-        known = {x.id for x in (*self._species, *self._parameters, *self._compartments)}
+        known = {s.id for s in self._species} | {p.id for p in self._parameters} | {c.id for c in self._compartments}
         if variable not in known:
             self._parameters.append(Parameter(id=variable, value=0.0, constant=False))
 
@@ -204,16 +327,30 @@ class ModelBuilder:
     def build(self) -> ModelSpec:
         """Freeze into a validated :class:`ModelSpec`."""
         params = tuple(
-            Parameter(**{**_fields(p), "constant": False}) if p.id in self._assigned_or_rated() and p.constant else p
+            Parameter(**{**_fields(p), "constant": False})
+            if p.id in self._assigned_or_rated() and p.constant
+            else p
             for p in self._parameters
         )
         return ModelSpec(
-            id=self._id, name=self._name, compartments=tuple(self._compartments), species=tuple(self._species),
-            parameters=params, reactions=tuple(self._reactions), assignment_rules=tuple(self._assignments),
-            rate_rules=tuple(self._rates), algebraic_rules=tuple(self._algebraic),
-            initial_assignments=tuple(self._initials), functions=tuple(self._functions), events=tuple(self._events),
-            observables=tuple(self._observables), time_unit=self._time_unit, units=tuple(self._units.items()),
-            notes=self._notes, metadata=tuple(self._metadata.items()))
+            id=self._id,
+            name=self._name,
+            compartments=tuple(self._compartments),
+            species=tuple(self._species),
+            parameters=params,
+            reactions=tuple(self._reactions),
+            assignment_rules=tuple(self._assignments),
+            rate_rules=tuple(self._rates),
+            algebraic_rules=tuple(self._algebraic),
+            initial_assignments=tuple(self._initials),
+            functions=tuple(self._functions),
+            events=tuple(self._events),
+            observables=tuple(self._observables),
+            time_unit=self._time_unit,
+            units=tuple(self._units.items()),
+            notes=self._notes,
+            metadata=tuple(self._metadata.items()),
+        )
 
     def _assigned_or_rated(self) -> set[str]:
         out = {a.variable for a in self._assignments} | {r.variable for r in self._rates}

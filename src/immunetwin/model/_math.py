@@ -149,7 +149,8 @@ def _convert(node: ast.AST, text: str) -> Any:  # noqa: C901 - one branch per sy
         return parts[0] if len(parts) == 1 else sp.And(*parts)
     if isinstance(node, ast.IfExp):
         return sp.Piecewise(
-            (_convert(node.body, text), _convert(node.test, text)), (_convert(node.orelse, text), True)
+            (_convert(node.body, text), _convert(node.test, text)),
+            (_convert(node.orelse, text), True),
         )
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
         fname = _name(node.func.id)
@@ -218,28 +219,39 @@ def as_expr(value: str | float | int | sp.Basic, *, where: str = "") -> sp.Basic
 
 def _realify(expr: sp.Basic) -> sp.Basic:
     """Replace plain symbols by real symbols of the same name (so that equal names compare equal)."""
-    subs = {s: _symbol(s.name) for s in expr.free_symbols if isinstance(s, sp.Symbol) and not s.is_real}
+    subs = {
+        s: _symbol(s.name) for s in expr.free_symbols if isinstance(s, sp.Symbol) and not s.is_real
+    }
     return expr.xreplace(subs) if subs else expr
 
 
 def free_names(expr: sp.Basic) -> frozenset[str]:
     """Names of the free symbols of ``expr`` (model ids), without the reserved ``time``."""
-    return frozenset(s.name for s in expr.free_symbols if isinstance(s, sp.Symbol)) - {"time", "avogadro"}
+    return frozenset(s.name for s in expr.free_symbols if isinstance(s, sp.Symbol)) - {
+        "time",
+        "avogadro",
+    }
 
 
 def function_names(expr: sp.Basic) -> frozenset[str]:
     """Names of the undefined (user) functions applied in ``expr``."""
     return frozenset(
-        f.func.__name__ for f in expr.atoms(sp.Function) if isinstance(f.func, sp.core.function.UndefinedFunction)
+        f.func.__name__
+        for f in expr.atoms(sp.Function)
+        if isinstance(f.func, sp.core.function.UndefinedFunction)
     )
 
 
 def expr_to_str(expr: sp.Basic) -> str:
     """A canonical, parseable string for ``expr`` (used for hashing and display)."""
-    return sp.srepr(expr)
+    return str(sp.srepr(expr))
 
 
 def substitute(expr: sp.Basic, mapping: Mapping[str, sp.Basic]) -> sp.Basic:
     """Substitute symbols by name."""
-    subs = {s: mapping[s.name] for s in expr.free_symbols if isinstance(s, sp.Symbol) and s.name in mapping}
+    subs = {
+        s: mapping[s.name]
+        for s in expr.free_symbols
+        if isinstance(s, sp.Symbol) and s.name in mapping
+    }
     return expr.xreplace(subs) if subs else expr

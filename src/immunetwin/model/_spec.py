@@ -22,8 +22,8 @@ import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import Any
+from enum import Enum, StrEnum
+from typing import Any, TypeVar
 
 import sympy as sp
 
@@ -50,6 +50,7 @@ __all__ = [
     "SpeciesReference",
 ]
 
+_T = TypeVar("_T")
 _FROZEN = {"frozen": True, "slots": True, "kw_only": True}
 
 
@@ -213,7 +214,7 @@ class Event:
     name: str = ""
 
 
-class NoiseKind(str, Enum):
+class NoiseKind(StrEnum):
     """The measurement noise model of an observable."""
 
     NORMAL = "normal"
@@ -247,7 +248,10 @@ def _canon(obj: Any) -> Any:
     if isinstance(obj, Enum):
         return obj.value
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {"__type__": type(obj).__name__, **{f.name: _canon(getattr(obj, f.name)) for f in dataclasses.fields(obj)}}
+        return {
+            "__type__": type(obj).__name__,
+            **{f.name: _canon(getattr(obj, f.name)) for f in dataclasses.fields(obj)},
+        }
     if isinstance(obj, tuple | list):
         return [_canon(x) for x in obj]
     if isinstance(obj, Mapping):
@@ -308,7 +312,9 @@ class ModelSpec:
         for kind, items in groups:
             for item in items:
                 if item.id in out:
-                    raise ModelError(f"model '{self.id}': duplicate id '{item.id}' ({out[item.id]} and {kind})")
+                    raise ModelError(
+                        f"model '{self.id}': duplicate id '{item.id}' ({out[item.id]} and {kind})"
+                    )
                 out[item.id] = kind
         for r in self.reactions:
             for ref in (*r.reactants, *r.products):
@@ -376,29 +382,45 @@ class ModelSpec:
         comps = {c.id for c in self.compartments}
         for s in self.species:
             if s.compartment not in comps:
-                raise ModelError(f"model '{self.id}': species '{s.id}' is in unknown compartment '{s.compartment}'")
+                raise ModelError(
+                    f"model '{self.id}': species '{s.id}' is in unknown compartment '{s.compartment}'"
+                )
         species = {s.id for s in self.species}
         for r in self.reactions:
             for ref in (*r.reactants, *r.products):
                 if ref.species not in species:
-                    raise ModelError(f"model '{self.id}': reaction '{r.id}' refers to unknown species '{ref.species}'")
+                    raise ModelError(
+                        f"model '{self.id}': reaction '{r.id}' refers to unknown species '{ref.species}'"
+                    )
             for m in r.modifiers:
                 if m not in species:
-                    raise ModelError(f"model '{self.id}': reaction '{r.id}' has unknown modifier '{m}'")
+                    raise ModelError(
+                        f"model '{self.id}': reaction '{r.id}' has unknown modifier '{m}'"
+                    )
         known = set(ids) | {"time", "avogadro"}
         funcs = {f.id for f in self.functions}
         for f in self.functions:
             extra = free_names(f.body) - set(f.args) - known
             if extra:
-                raise ModelError(f"model '{self.id}': function '{f.id}' uses unknown names {sorted(extra)}")
+                raise ModelError(
+                    f"model '{self.id}': function '{f.id}' uses unknown names {sorted(extra)}"
+                )
         for where, expr in self.expressions():
             unknown = free_names(expr) - known
             if unknown:
-                raise ModelError(f"model '{self.id}': '{where}' uses unknown symbol(s) {sorted(unknown)}")
+                raise ModelError(
+                    f"model '{self.id}': '{where}' uses unknown symbol(s) {sorted(unknown)}"
+                )
             badf = function_names(expr) - funcs - {"rateOf", "delay"}
             if badf:
-                raise ModelError(f"model '{self.id}': '{where}' calls unknown function(s) {sorted(badf)}")
-        assignable = {k for k, v in ids.items() if v in ("compartment", "species", "parameter", "species_reference")}
+                raise ModelError(
+                    f"model '{self.id}': '{where}' calls unknown function(s) {sorted(badf)}"
+                )
+        assignable = {
+            k
+            for k, v in ids.items()
+            if v in ("compartment", "species", "parameter", "species_reference")
+        }
         seen: dict[str, str] = {}
         for kind, targets in (
             ("assignment rule", [a.variable for a in self.assignment_rules]),
@@ -406,23 +428,35 @@ class ModelSpec:
         ):
             for t in targets:
                 if t not in assignable:
-                    raise ModelError(f"model '{self.id}': {kind} targets unknown or non-assignable id '{t}'")
+                    raise ModelError(
+                        f"model '{self.id}': {kind} targets unknown or non-assignable id '{t}'"
+                    )
                 if t in seen:
-                    raise ModelError(f"model '{self.id}': '{t}' is the target of more than one rule")
+                    raise ModelError(
+                        f"model '{self.id}': '{t}' is the target of more than one rule"
+                    )
                 seen[t] = kind
         for ia in self.initial_assignments:
             if ia.variable not in assignable:
-                raise ModelError(f"model '{self.id}': initial assignment targets unknown id '{ia.variable}'")
+                raise ModelError(
+                    f"model '{self.id}': initial assignment targets unknown id '{ia.variable}'"
+                )
         for e in self.events:
             for ea in e.assignments:
                 if ea.variable not in assignable:
-                    raise ModelError(f"model '{self.id}': event '{e.id}' assigns unknown id '{ea.variable}'")
+                    raise ModelError(
+                        f"model '{self.id}': event '{e.id}' assigns unknown id '{ea.variable}'"
+                    )
         for o in self.observables:
             if isinstance(o.noise.sigma, str) and o.noise.sigma not in ids:
-                raise ModelError(f"model '{self.id}': observable '{o.id}' has unknown sigma parameter '{o.noise.sigma}'")
+                raise ModelError(
+                    f"model '{self.id}': observable '{o.id}' has unknown sigma parameter '{o.noise.sigma}'"
+                )
         for p in self.parameters:
             if p.lower is not None and p.upper is not None and p.lower > p.upper:
-                raise ModelError(f"model '{self.id}': parameter '{p.id}' has lower bound > upper bound")
+                raise ModelError(
+                    f"model '{self.id}': parameter '{p.id}' has lower bound > upper bound"
+                )
 
     # ------------------------------------------------------------------ identity
     def to_canonical(self) -> dict[str, Any]:
@@ -445,7 +479,10 @@ class ModelSpec:
         unknown = set(values) - known
         if unknown:
             raise ModelError(f"model '{self.id}': unknown parameter(s) {sorted(unknown)}")
-        params = tuple(dataclasses.replace(p, value=float(values[p.id])) if p.id in values else p for p in self.parameters)
+        params = tuple(
+            dataclasses.replace(p, value=float(values[p.id])) if p.id in values else p
+            for p in self.parameters
+        )
         return self.replace(parameters=params)
 
     def __repr__(self) -> str:
@@ -456,8 +493,8 @@ class ModelSpec:
         )
 
 
-def _find(items: tuple[Any, ...], key: str, kind: str, model: str) -> Any:
+def _find(items: tuple[_T, ...], key: str, kind: str, model: str) -> _T:
     for it in items:
-        if it.id == key:
+        if getattr(it, "id", None) == key:
             return it
     raise ModelError(f"model '{model}': no {kind} with id '{key}'")

@@ -1,1 +1,9 @@
-"""immunetwin.simulate."""
+"""How to integrate: compile a spec into a fast, batched simulator with sensitivities."""
+
+from ._api import Backend as Backend
+from ._api import Method as Method
+from ._api import SolverOptions as SolverOptions
+from ._api import simulate as simulate
+from ._codegen import cache_dir as cache_dir
+from ._trajectory import MemberFailure as MemberFailure
+from ._trajectory import Trajectory as Trajectory

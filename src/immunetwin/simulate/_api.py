@@ -1,0 +1,328 @@
+"""The one entry verb: :func:`simulate`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ModelError, UnsupportedFeature
+from ..model import ModelSpec
+from ._codegen import CompiledModel, compile_model
+from ._trajectory import MemberFailure, Trajectory
+
+__all__ = ["Backend", "Method", "SolverOptions", "simulate"]
+
+ParamsLike = (
+    Mapping[str, float] | Mapping[str, Sequence[float] | np.ndarray[Any, Any]] | pd.DataFrame | None
+)
+
+
+class Backend(StrEnum):
+    """Simulation backends."""
+
+    COMPILED = "compiled"
+    """Our engine: generated model code compiled by numba, solvers compiled once."""
+    ROADRUNNER = "roadrunner"
+    """libRoadRunner (CVODE), the reference and full-SBML fallback."""
+
+
+class Method(StrEnum):
+    """Integration method of the compiled backend."""
+
+    AUTO = "auto"
+    STIFF = "stiff"
+    NONSTIFF = "nonstiff"
+
+
+_METHOD_CODE = {Method.AUTO: 0, Method.STIFF: 1, Method.NONSTIFF: 2}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SolverOptions:
+    """Options of the integrators.
+
+    Attributes
+    ----------
+    rtol, atol : float
+        Relative and absolute error tolerances.
+    max_steps : int
+        Maximum number of steps per simulation.
+    method : Method
+        Integration method (compiled backend).
+    parallel : bool
+        Run batches in parallel over the cores (compiled backend).
+    """
+
+    rtol: float = 1e-6
+    atol: float = 1e-9
+    max_steps: int = 100_000
+    method: Method = Method.AUTO
+    parallel: bool = True
+
+    def __post_init__(self) -> None:
+        if not (self.rtol > 0 and self.atol > 0):
+            raise ValueError("SolverOptions: rtol and atol must be positive")
+        if self.max_steps < 1:
+            raise ValueError("SolverOptions: max_steps must be >= 1")
+
+
+def _table(values: ParamsLike, what: str) -> tuple[int, dict[str, np.ndarray[Any, Any]]]:
+    """Normalise a mapping/table of values into (N, columns of length N)."""
+    if values is None:
+        return 1, {}
+    if isinstance(values, pd.DataFrame):
+        cols = {str(c): values[c].to_numpy(dtype=float) for c in values.columns}
+        return len(values), cols
+    cols = {}
+    n = None
+    for k, v in values.items():
+        arr = np.atleast_1d(np.asarray(v, dtype=float))
+        if arr.ndim != 1:
+            raise ModelError(f"{what} '{k}': expected a number or a 1-D array")
+        if n is None or n == 1:
+            n = max(n or 1, arr.shape[0])
+        elif arr.shape[0] not in (1, n):
+            raise ModelError(f"{what} '{k}': {arr.shape[0]} values, expected {n}")
+        cols[str(k)] = arr
+    n = n or 1
+    return n, {
+        k: np.broadcast_to(v, (n,)).copy() if v.shape[0] == 1 else v for k, v in cols.items()
+    }
+
+
+def _param_matrix(
+    cm: CompiledModel, spec: ModelSpec, params: ParamsLike, initial: ParamsLike
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], pd.DataFrame]:
+    n_p, pcols = _table(params, "parameter")
+    n_i, icols = _table(initial, "initial value")
+    if n_p > 1 and n_i > 1 and n_p != n_i:
+        raise ModelError(f"params has {n_p} sets but initial has {n_i}")
+    n = max(n_p, n_i)
+    slot_index = {s: j for j, s in enumerate(cm.slots)}
+    ps = np.tile(cm.slot_values, (n, 1))
+    for k, col in pcols.items():
+        j = slot_index.get(k)
+        if j is None or cm.slot_kinds[j] not in ("parameter", "compartment"):
+            known = [
+                s
+                for s, kd in zip(cm.slots, cm.slot_kinds, strict=True)
+                if kd in ("parameter", "compartment")
+            ]
+            raise ModelError(f"model '{spec.id}': unknown parameter '{k}'; parameters: {known}")
+        ps[:, j] = col
+    x0 = np.full((n, cm.n_states), np.nan)
+    species = {s.id: s for s in spec.species}
+    for k, col in icols.items():
+        j = slot_index.get(k)
+        if k not in species or j is None:
+            raise ModelError(f"model '{spec.id}': '{k}' is not a species with an initial value")
+        s = species[k]
+        # the slot holds the declared quantity; the user gives the reported one
+        if s.initial_is_amount and not s.has_only_substance_units:
+            comp = slot_index.get(s.compartment)
+            if comp is None:
+                raise UnsupportedFeature(
+                    "initial value of a species in a rule-sized compartment", k
+                )
+            ps[:, j] = col * ps[:, comp]
+        elif not s.initial_is_amount and s.has_only_substance_units:
+            comp = slot_index.get(s.compartment)
+            if comp is None:
+                raise UnsupportedFeature(
+                    "initial value of a species in a rule-sized compartment", k
+                )
+            ps[:, j] = col / ps[:, comp]
+        else:
+            ps[:, j] = col
+    shown = [j for j, kd in enumerate(cm.slot_kinds) if kd in ("parameter", "compartment")]
+    table = pd.DataFrame(ps[:, shown], columns=[cm.slots[j] for j in shown])
+    return ps, x0, table
+
+
+def simulate(
+    spec: ModelSpec,
+    times: Sequence[float] | np.ndarray[Any, Any],
+    *,
+    params: ParamsLike = None,
+    initial: ParamsLike = None,
+    backend: Backend | str = Backend.COMPILED,
+    options: SolverOptions | None = None,
+    outputs: Sequence[str] | None = None,
+    sensitivities: Sequence[str] | None = None,
+    errors: Literal["raise", "report"] = "raise",
+    t0: float = 0.0,
+) -> Trajectory:
+    """Simulate ``spec`` at the output ``times``.
+
+    Parameters
+    ----------
+    spec
+        The model.
+    times
+        Sorted output times (>= ``t0``).
+    params
+        Parameter (and compartment) values by id: one mapping, or a table of N sets (a DataFrame
+        or a dict of equal-length arrays) simulated as one batch, in parallel.
+    initial
+        Species initial values by id (concentration unless the species has only substance
+        units), one set or N sets.
+    backend
+        ``"compiled"`` (our engine) or ``"roadrunner"`` (libRoadRunner, the reference).
+    options
+        Solver options.
+    outputs
+        Extra ids to report besides species and observables: parameters, compartments,
+        assignment-rule variables, reactions (their rates), or ``"amount(S)"``.
+    sensitivities
+        Parameter (or species initial value) ids; the result then holds ``d output / d param``.
+        Compiled backend only.
+    errors
+        ``"raise"``: a failed member raises :class:`~immunetwin.errors.SimulationError`;
+        ``"report"``: failed members are listed in :attr:`Trajectory.failures` (their rows are NaN).
+    t0
+        Start time.
+
+    Returns
+    -------
+    Trajectory
+    """
+    opts = options or SolverOptions()
+    tout = np.asarray(times, dtype=float).ravel()
+    if tout.size == 0 or np.any(np.diff(tout) < 0) or tout[0] < t0 or not np.all(np.isfinite(tout)):
+        raise ValueError("simulate: times must be finite, sorted and >= t0")
+    backend = Backend(backend)
+    extra = tuple(outputs or ())
+    if backend is Backend.ROADRUNNER:
+        if sensitivities:
+            raise UnsupportedFeature("sensitivities", None, backend="roadrunner")
+        return _simulate_roadrunner(spec, tout, t0, params, initial, extra, opts, errors)
+    cm = compile_model(spec, outputs=extra, sensitivities=bool(sensitivities))
+    ps, x0, table = _param_matrix(cm, spec, params, initial)
+    slot_index = {s: j for j, s in enumerate(cm.slots)}
+    sens_names = tuple(sensitivities or ())
+    for s in sens_names:
+        if s not in slot_index:
+            raise ModelError(
+                f"model '{spec.id}': no parameter or species initial value '{s}' for sensitivities"
+            )
+    if sens_names and not bool(np.all(cm.ev_time_only)):
+        bad = [e for e, ok in zip(cm.events, cm.ev_time_only, strict=True) if not ok]
+        raise UnsupportedFeature("sensitivities across state-triggered events", ",".join(bad))
+    sens_idx = np.asarray([slot_index[s] for s in sens_names], dtype=np.int64)
+    from ._solvers import STATUS_MESSAGES, solve_batch
+
+    y, dy, status, t_reached = solve_batch(
+        cm.fn,
+        cm.n_states,
+        len(cm.outputs),
+        len(cm.slots),
+        len(cm.events),
+        float(t0),
+        tout,
+        x0,
+        ps,
+        _METHOD_CODE[Method(opts.method)],
+        opts.rtol,
+        opts.atol,
+        opts.max_steps,
+        0.0,
+        sens_idx,
+        cm.ev_persistent,
+        cm.ev_initial_value,
+        cm.ev_from_trigger,
+        cm.ev_has_delay,
+        cm.ev_has_priority,
+        cm.ev_n_assign,
+        cm.ev_time_only,
+        parallel=opts.parallel,
+    )
+    failures = tuple(
+        MemberFailure(
+            int(i),
+            STATUS_MESSAGES.get(int(status[i]), f"solver status {int(status[i])}"),
+            float(t_reached[i]),
+        )
+        for i in np.flatnonzero(status != 0)
+    )
+    traj = Trajectory(
+        model=spec.id,
+        times=tout,
+        names=cm.outputs,
+        values=y,
+        params=table,
+        sensitivity_params=sens_names,
+        sensitivities=dy if sens_names else None,
+        failures=failures,
+        backend="compiled",
+        kinds=cm.output_kinds,
+    )
+    if errors == "raise":
+        traj.raise_on_failure()
+    return traj
+
+
+def _simulate_roadrunner(
+    spec: ModelSpec,
+    tout: np.ndarray[Any, Any],
+    t0: float,
+    params: ParamsLike,
+    initial: ParamsLike,
+    extra: tuple[str, ...],
+    opts: SolverOptions,
+    errors: Literal["raise", "report"],
+) -> Trajectory:
+    from ..model import to_sbml  # type: ignore[attr-defined]
+    from ._flatten import flatten
+    from ._roadrunner import run_roadrunner
+
+    flat = flatten(spec, extra_outputs=extra)
+    n_p, pcols = _table(params, "parameter")
+    n_i, icols = _table(initial, "initial value")
+    n = max(n_p, n_i)
+    param_sets = (
+        [{k: float(v[i]) for k, v in pcols.items()} for i in range(n)]
+        if pcols
+        else [{} for _ in range(n)]
+    )
+    init_sets = (
+        [{k: float(v[i]) for k, v in icols.items()} for i in range(n)]
+        if icols
+        else [{} for _ in range(n)]
+    )
+    known = {p.id for p in spec.parameters} | {c.id for c in spec.compartments}
+    for k in pcols:
+        if k not in known:
+            raise ModelError(f"model '{spec.id}': unknown parameter '{k}'")
+    values, fails = run_roadrunner(
+        spec,
+        to_sbml(spec),
+        tout,
+        t0,
+        param_sets,
+        init_sets,
+        flat.outputs,
+        flat.output_kinds,
+        opts.rtol,
+        opts.atol,
+        opts.max_steps,
+    )
+    base = {p.id: p.value for p in spec.parameters} | {c.id: c.size for c in spec.compartments}
+    table = pd.DataFrame([{**base, **ps} for ps in param_sets])
+    traj = Trajectory(
+        model=spec.id,
+        times=tout,
+        names=flat.outputs,
+        values=values,
+        params=table,
+        failures=tuple(MemberFailure(m, r, t) for m, r, t in fails),
+        backend="roadrunner",
+        kinds=flat.output_kinds,
+    )
+    if errors == "raise":
+        traj.raise_on_failure()
+    return traj

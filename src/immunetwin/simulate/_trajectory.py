@@ -1,0 +1,221 @@
+"""Immutable, labelled simulation results."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import SimulationError
+
+if TYPE_CHECKING:
+    import xarray as xr
+    from matplotlib.axes import Axes
+
+__all__ = ["MemberFailure", "Trajectory"]
+
+
+@dataclass(frozen=True, slots=True)
+class MemberFailure:
+    """A batch member whose simulation failed."""
+
+    member: int
+    reason: str
+    time: float
+
+
+def _readonly(a: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    a = np.ascontiguousarray(a)
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class Trajectory:
+    """The result of :func:`~immunetwin.simulate.simulate`: one or a batch of trajectories.
+
+    Attributes
+    ----------
+    model : str
+        The model id.
+    times : numpy.ndarray
+        Output times, shape ``(T,)``.
+    names : tuple of str
+        Output names (species, observables and requested extra ids), in column order.
+    values : numpy.ndarray
+        Shape ``(N, T, m)``; rows of failed members are NaN (see :attr:`failures`).
+    params : pandas.DataFrame
+        The N parameter sets used (one row each, columns by parameter id).
+    sensitivity_params : tuple of str
+        Parameters of the sensitivities (empty when none were asked for).
+    sensitivities : numpy.ndarray or None
+        ``d values / d param``, shape ``(N, T, m, k)``.
+    failures : tuple of MemberFailure
+        The members that failed.
+    backend : str
+        The backend that computed it.
+    """
+
+    model: str
+    times: np.ndarray[Any, Any]
+    names: tuple[str, ...]
+    values: np.ndarray[Any, Any]
+    params: pd.DataFrame
+    sensitivity_params: tuple[str, ...] = ()
+    sensitivities: np.ndarray[Any, Any] | None = None
+    failures: tuple[MemberFailure, ...] = ()
+    backend: str = "compiled"
+    kinds: tuple[str, ...] = field(default=())
+    """Kind of each output: ``"species"``, ``"observable"``, ``"parameter"``, ``"compartment"``..."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "times", _readonly(np.asarray(self.times, dtype=float)))
+        object.__setattr__(self, "values", _readonly(np.asarray(self.values, dtype=float)))
+        if self.sensitivities is not None:
+            object.__setattr__(self, "sensitivities", _readonly(self.sensitivities))
+        n, t, m = self.values.shape
+        if t != self.times.shape[0] or m != len(self.names):
+            raise ValueError("Trajectory: values shape does not match times and names")
+
+    # ------------------------------------------------------------------ shape
+    @property
+    def n_members(self) -> int:
+        """Number of trajectories in the batch."""
+        return int(self.values.shape[0])
+
+    @property
+    def ok(self) -> np.ndarray[Any, Any]:
+        """Boolean mask of members that succeeded."""
+        mask = np.ones(self.n_members, dtype=bool)
+        for f in self.failures:
+            mask[f.member] = False
+        return mask
+
+    def raise_on_failure(self) -> None:
+        """Raise :class:`SimulationError` for the first failed member, if any."""
+        if self.failures:
+            f = self.failures[0]
+            more = f" ({len(self.failures)} members failed)" if len(self.failures) > 1 else ""
+            raise SimulationError(
+                f.reason + more,
+                model=self.model,
+                member=f.member if self.n_members > 1 else None,
+                time=f.time,
+                params={str(k): float(v) for k, v in self.params.iloc[f.member].items()},
+            )
+
+    def index(self, name: str) -> int:
+        """Column index of output ``name``."""
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise KeyError(
+                f"'{name}' is not an output of model '{self.model}'; outputs: {list(self.names)}"
+            ) from None
+
+    def __getitem__(self, name: str) -> np.ndarray[Any, Any]:
+        """Values of output ``name``: shape ``(T,)`` for one member, else ``(N, T)``."""
+        col = self.values[:, :, self.index(name)]
+        return col[0] if self.n_members == 1 else col
+
+    def sensitivity(self, output: str, param: str) -> np.ndarray[Any, Any]:
+        """``d output / d param`` over time, shape ``(T,)`` for one member else ``(N, T)``."""
+        if self.sensitivities is None:
+            raise KeyError("no sensitivities were computed; pass sensitivities=[...] to simulate()")
+        try:
+            k = self.sensitivity_params.index(param)
+        except ValueError:
+            raise KeyError(f"no sensitivity for parameter '{param}'") from None
+        s = self.sensitivities[:, :, self.index(output), k]
+        return s[0] if self.n_members == 1 else s
+
+    def member(self, i: int) -> Trajectory:
+        """Member ``i`` of a batch as a one-member trajectory."""
+        sens = None if self.sensitivities is None else self.sensitivities[i : i + 1]
+        fails = tuple(MemberFailure(0, f.reason, f.time) for f in self.failures if f.member == i)
+        return Trajectory(
+            self.model,
+            self.times,
+            self.names,
+            self.values[i : i + 1],
+            self.params.iloc[i : i + 1].reset_index(drop=True),
+            self.sensitivity_params,
+            sens,
+            fails,
+            self.backend,
+            self.kinds,
+        )
+
+    # ------------------------------------------------------------------ export
+    def to_pandas(self, *, member: int | None = None) -> pd.DataFrame:
+        """A table with a ``time`` column and one column per output.
+
+        For a batch, all members are stacked with a leading ``member`` column unless ``member`` is
+        given.
+        """
+        if self.n_members == 1 or member is not None:
+            i = 0 if member is None else member
+            df = pd.DataFrame(self.values[i], columns=list(self.names))
+            df.insert(0, "time", self.times)
+            return df
+        n, t, m = self.values.shape
+        df = pd.DataFrame(self.values.reshape(n * t, m), columns=list(self.names))
+        df.insert(0, "time", np.tile(self.times, n))
+        df.insert(0, "member", np.repeat(np.arange(n), t))
+        return df
+
+    def to_xarray(self) -> xr.Dataset:
+        """An :class:`xarray.Dataset` with dims ``(member, time)`` and one variable per output."""
+        import xarray as xr
+
+        data = {
+            name: (("member", "time"), self.values[:, :, j]) for j, name in enumerate(self.names)
+        }
+        ds = xr.Dataset(data, coords={"member": np.arange(self.n_members), "time": self.times})
+        for col in self.params.columns:
+            ds.coords[f"param_{col}"] = ("member", self.params[col].to_numpy())
+        ds.attrs["model"] = self.model
+        ds.attrs["backend"] = self.backend
+        return ds
+
+    def to_csv(self, path: str, **kwargs: Any) -> None:
+        """Write :meth:`to_pandas` as CSV."""
+        self.to_pandas().to_csv(path, index=False, **kwargs)
+
+    def plot(
+        self, names: Sequence[str] | None = None, *, ax: Axes | None = None, logy: bool = False
+    ) -> Axes:
+        """Plot outputs over time (all members of a batch, thin lines)."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 4))
+        names = list(names) if names is not None else list(self.names)
+        alpha = 1.0 if self.n_members == 1 else max(0.05, 1.0 / np.sqrt(self.n_members))
+        for j, name in enumerate(names):
+            col = self.index(name)
+            color = f"C{j % 10}"
+            for i in range(self.n_members):
+                ax.plot(
+                    self.times,
+                    self.values[i, :, col],
+                    color=color,
+                    alpha=alpha,
+                    label=name if i == 0 else None,
+                    lw=1.5 if self.n_members == 1 else 0.7,
+                )
+        if logy:
+            ax.set_yscale("log")
+        ax.set_xlabel("time")
+        ax.set_title(self.model)
+        ax.legend(loc="best", fontsize="small")
+        return ax
+
+    def __repr__(self) -> str:
+        return (
+            f"Trajectory(model={self.model!r}, members={self.n_members}, times={len(self.times)}, "
+            f"outputs={len(self.names)}, failures={len(self.failures)}, backend={self.backend!r})"
+        )
