@@ -6,6 +6,8 @@ from ._math import DELAY as DELAY
 from ._math import RATE_OF as RATE_OF
 from ._math import TIME as TIME
 from ._math import as_expr as as_expr
+from ._sbml import from_sbml as from_sbml
+from ._sbml import to_sbml as to_sbml
 from ._spec import AlgebraicRule as AlgebraicRule
 from ._spec import AssignmentRule as AssignmentRule
 from ._spec import Compartment as Compartment

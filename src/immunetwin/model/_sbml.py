@@ -23,6 +23,7 @@ from typing import Any
 import libsbml
 import sympy as sp
 from sympy.core.function import UndefinedFunction
+from sympy.logic.boolalg import Boolean
 
 from ..errors import ModelError, UnsupportedSBMLFeature
 from ._math import AVOGADRO, DELAY, RATE_OF, TIME
@@ -143,15 +144,30 @@ _AST_NAMES: dict[int, str] = {
 }
 
 
+def _flat(cls: type[sp.Basic], args: tuple[sp.Basic, ...]) -> list[sp.Basic]:
+    if any(isinstance(a, Boolean) and not isinstance(a, sp.Expr) for a in args):
+        raise TypeError("a boolean is used as a number")
+    """Arguments with nested ``cls`` nodes spliced in.
+
+    libsbml writes nested ``times``/``plus`` as one n-ary element and reads n-ary ones as nested
+    binary trees, so sums and products are kept flat to read back what was written.
+    """
+    out: list[sp.Basic] = []
+    for a in args:
+        out.extend(a.args if type(a) is cls else (a,))
+    return out
+
+
 def _mul(*args: sp.Basic) -> sp.Basic:
-    return sp.Mul(*args, evaluate=False)
+    return sp.Mul(*_flat(sp.Mul, args), evaluate=False)
 
 
 def _add(*args: sp.Basic) -> sp.Basic:
-    return sp.Add(*args, evaluate=False)
+    return sp.Add(*_flat(sp.Add, args), evaluate=False)
 
 
 def _pow(base: sp.Basic, exp: sp.Basic) -> sp.Basic:
+    _flat(sp.Pow, (base, exp))  # type check only
     return sp.Pow(base, exp, evaluate=False)
 
 
@@ -183,11 +199,18 @@ class MathReader:
     def __init__(self, fixes: Mapping[str, str] | None = None, source: str | None = None) -> None:
         self.fixes: Mapping[str, str] = fixes or {}
         self.source = source
+        self._names: Mapping[str, str] = {}
 
-    def convert(self, node: libsbml.ASTNode | None, element: str) -> sp.Basic:
-        """The sympy expression of ``node`` (the math of ``element``)."""
+    def convert(
+        self, node: libsbml.ASTNode | None, element: str, names: Mapping[str, str] | None = None
+    ) -> sp.Basic:
+        """The sympy expression of ``node`` (the math of ``element``).
+
+        ``names`` renames identifiers (``ci`` elements only), e.g. promoted local parameters.
+        """
         if node is None:
             raise UnsupportedSBMLFeature("element without math", element, source=self.source)
+        self._names = names or {}
         try:
             return self._conv(node, element)
         except UnsupportedSBMLFeature:
@@ -214,7 +237,7 @@ class MathReader:
         if t == libsbml.AST_RATIONAL:
             return sp.Rational(node.getNumerator(), node.getDenominator())
         if t == libsbml.AST_NAME:
-            return _sym(node.getName())
+            return _sym(self._names.get(node.getName(), node.getName()))
         if t == libsbml.AST_NAME_TIME:
             return TIME
         if t == libsbml.AST_NAME_AVOGADRO:
@@ -260,7 +283,7 @@ class MathReader:
                     _pow(sp.log(kids[0], evaluate=False), sp.S.NegativeOne),
                 )
         if t in _FUNCS1 and len(kids) == 1:
-            return _FUNCS1[t](kids[0], evaluate=False)  # type: ignore[no-any-return]
+            return _FUNCS1[t](kids[0], evaluate=False)
         if t in (libsbml.AST_FUNCTION_MIN, libsbml.AST_FUNCTION_MAX) and kids:
             fn = sp.Min if t == libsbml.AST_FUNCTION_MIN else sp.Max
             return kids[0] if len(kids) == 1 else fn(*kids, evaluate=False)
