@@ -1,0 +1,390 @@
+"""Curation lint: small rule objects composed into a report.
+
+A rule has a ``code``, a ``severity`` and one ``check(dataset)`` that yields
+:class:`Finding` objects located by file, subject and row (the record's ``origin`` when the
+reader recorded one, else its index). :func:`lint` runs a list of rules (default
+:data:`DEFAULT_RULES`) and returns a :class:`LintReport`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from ._records import Censoring, Dataset, Observation
+from ._units import is_known_unit, parse_unit
+
+__all__ = [
+    "DEFAULT_RULES",
+    "CensoredWithoutLimit",
+    "DuplicateRecords",
+    "Finding",
+    "LintReport",
+    "MissingMetadata",
+    "NonMonotoneDoses",
+    "NonPositiveLinearValue",
+    "Rule",
+    "Severity",
+    "TimeBeforeReference",
+    "UncensoredBelowLimit",
+    "UnknownUnit",
+    "lint",
+]
+
+
+class Severity(StrEnum):
+    """Severity of a finding (errors make ``immunetwin data lint`` exit 1)."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem found by a rule, and where."""
+
+    rule: str
+    severity: Severity
+    message: str
+    file: str = ""
+    subject: str = ""
+    row: str = ""
+
+    def __str__(self) -> str:
+        where = ":".join(
+            x for x in (self.file, self.subject and f"subject {self.subject}", self.row) if x
+        )
+        return f"{self.severity.value:7s} {self.rule:24s} {where}: {self.message}"
+
+
+class Rule(Protocol):
+    """A lint rule: one check, one severity."""
+
+    @property
+    def code(self) -> str:
+        """Short identifier of the rule."""
+        ...
+
+    @property
+    def severity(self) -> Severity:
+        """Severity of its findings."""
+        ...
+
+    def check(self, dataset: Dataset) -> Iterable[Finding]:
+        """Yield the findings of this rule in ``dataset``."""
+        ...
+
+
+def _at(rule: Rule, ds: Dataset, msg: str, o: Observation | None = None, i: int = -1) -> Finding:
+    row = "" if o is None else (o.origin or f"observation {i}")
+    return Finding(
+        rule.code,
+        rule.severity,
+        msg,
+        ds.provenance.source_file,
+        "" if o is None else o.subject,
+        row,
+    )
+
+
+def _lod(ds: Dataset, analyte: str) -> float | None:
+    v = ds.analytes.get(analyte, {}).get("lod")
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+@dataclass(frozen=True)
+class UnknownUnit:
+    """Observations whose unit the unit registry does not know (one finding per unit)."""
+
+    code: str = "unknown-unit"
+    severity: Severity = Severity.ERROR
+
+    def check(self, dataset: Dataset) -> Iterator[Finding]:
+        first: dict[tuple[str, str], tuple[int, Observation]] = {}
+        count: Counter[tuple[str, str]] = Counter()
+        for i, o in enumerate(dataset.observations):
+            key = (o.analyte, o.unit)
+            count[key] += 1
+            first.setdefault(key, (i, o))
+        for key, (i, o) in first.items():
+            if not is_known_unit(o.unit):
+                yield _at(
+                    self,
+                    dataset,
+                    f"unknown unit {o.unit!r} for {o.analyte!r} ({count[key]} records)",
+                    o,
+                    i,
+                )
+
+
+@dataclass(frozen=True)
+class UncensoredBelowLimit:
+    """Uncensored values beyond the analyte's stated detection limit (below it; above for Ct)."""
+
+    code: str = "uncensored-below-lod"
+    severity: Severity = Severity.WARNING
+
+    def check(self, dataset: Dataset) -> Iterator[Finding]:
+        for i, o in enumerate(dataset.observations):
+            lod = _lod(dataset, o.analyte)
+            if lod is None or o.censoring is not Censoring.NONE or o.value is None:
+                continue
+            bad = o.value > lod if o.unit == "Ct" else o.value < lod
+            if bad:
+                side = "above" if o.unit == "Ct" else "below"
+                yield _at(
+                    self,
+                    dataset,
+                    f"{o.analyte}: {o.value:g} {o.unit} is {side} the LOD {lod:g} but not censored",
+                    o,
+                    i,
+                )
+
+
+@dataclass(frozen=True)
+class DuplicateRecords:
+    """Identical records (same subject, analyte, specimen, time, sample, value, censoring)."""
+
+    code: str = "duplicate-record"
+    severity: Severity = Severity.WARNING
+
+    def check(self, dataset: Dataset) -> Iterator[Finding]:
+        seen: dict[tuple[object, ...], int] = {}
+        for i, o in enumerate(dataset.observations):
+            key = (
+                o.subject,
+                o.analyte,
+                o.specimen,
+                o.time,
+                o.sample,
+                o.value,
+                o.censoring,
+                o.limit,
+                o.qualitative,
+            )
+            if key in seen:
+                yield _at(
+                    self,
+                    dataset,
+                    f"duplicate of observation {seen[key]} ({o.analyte} at t={o.time:g})",
+                    o,
+                    i,
+                )
+            else:
+                seen[key] = i
+
+
+def _detected(o: Observation) -> bool:
+    if o.qualitative in ("negative", "not detected"):
+        return False
+    if o.unit == "Ct":
+        return o.censoring is not Censoring.RIGHT
+    return o.censoring is not Censoring.LEFT
+
+
+@dataclass(frozen=True)
+class TimeBeforeReference:
+    """Detected pathogen before an event that must precede it (inoculation, vaccination...)."""
+
+    code: str = "detected-before-reference"
+    severity: Severity = Severity.ERROR
+    events: tuple[str, ...] = ("inoculation", "vaccination", "exposure")
+
+    def check(self, dataset: Dataset) -> Iterator[Finding]:
+        for i, o in enumerate(dataset.observations):
+            event = dataset.reference_events.get(o.analyte, "")
+            if o.time < 0 and event.startswith(self.events) and _detected(o):
+                yield _at(
+                    self,
+                    dataset,
+                    f"{o.analyte} detected at t={o.time:g} days before {event!r}",
+                    o,
+                    i,
+                )
+
+
+@dataclass(frozen=True)
+class NonMonotoneDoses:
+    """Doses of one agent out of time order, or dose numbers not increasing in time."""
+
+    code: str = "non-monotone-doses"
+    severity: Severity = Severity.WARNING
+
+    def check(self, dataset: Dataset) -> Iterator[Finding]:
+        groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for i, iv in enumerate(dataset.interventions):
+            groups[(iv.subject, iv.name)].append(i)
+        for (subject, name), idx in groups.items():
+            ivs = [dataset.interventions[i] for i in idx]
+            times = [iv.time for iv in ivs]
+            loc = Finding(
+                self.code,
+                self.severity,
+                "",
+                dataset.provenance.source_file,
+                subject,
+                f"interventions {idx}",
+            )
+            if any(b < a for a, b in zip(times, times[1:], strict=False)):
+                yield _replace_msg(loc, f"{name}: doses listed out of time order {times}")
+            numbers = [
+                iv.dose_number
+                for iv in sorted(ivs, key=lambda v: v.time)
+                if iv.dose_number is not None
+            ]
+            if any(b <= a for a, b in zip(numbers, numbers[1:], strict=False)):
+                yield _replace_msg(loc, f"{name}: dose numbers {numbers} do not increase with time")
+
+
+def _replace_msg(f: Finding, msg: str) -> Finding:
+    return Finding(f.rule, f.severity, msg, f.file, f.subject, f.row)
+
+
+@dataclass(frozen=True)
+class MissingMetadata:
+    """Missing provenance (source, licence, citation, checksum) or analyte metadata."""
+
+    code: str = "missing-metadata"
+    severity: Severity = Severity.WARNING
+
+    def check(self, dataset: Dataset) -> Iterator[Finding]:
+        p = dataset.provenance
+        file = p.source_file
+        for what, ok in (
+            ("source DOI/URL", bool(p.doi or p.url)),
+            ("licence", bool(p.licence)),
+            ("citation", bool(p.citation)),
+            ("source checksum", bool(p.sha256)),
+        ):
+            if not ok:
+                yield Finding(
+                    self.code, self.severity, f"provenance lacks {what}", file, "", "provenance"
+                )
+        for a in dataset.analyte_names:
+            if not dataset.reference_events.get(a):
+                yield Finding(
+                    self.code,
+                    Severity.ERROR,
+                    f"analyte {a!r} has no reference event",
+                    file,
+                    "",
+                    f"analyte {a}",
+                )
+            if a not in dataset.analytes:
+                yield Finding(
+                    self.code,
+                    self.severity,
+                    f"analyte {a!r} has no metadata",
+                    file,
+                    "",
+                    f"analyte {a}",
+                )
+
+
+@dataclass(frozen=True)
+class NonPositiveLinearValue:
+    """Uncensored values <= 0 on a linear scale of a count or concentration."""
+
+    code: str = "non-positive-value"
+    severity: Severity = Severity.WARNING
+
+    def check(self, dataset: Dataset) -> Iterator[Finding]:
+        for i, o in enumerate(dataset.observations):
+            if o.value is None or o.value > 0 or o.censoring is not Censoring.NONE:
+                continue
+            if is_known_unit(o.unit) and not parse_unit(o.unit).log10 and o.unit not in ("Ct", "%"):
+                yield _at(
+                    self, dataset, f"{o.analyte}: non-positive value {o.value:g} {o.unit}", o, i
+                )
+
+
+@dataclass(frozen=True)
+class CensoredWithoutLimit:
+    """Censored records whose limit is unknown (one finding per analyte)."""
+
+    code: str = "censored-no-limit"
+    severity: Severity = Severity.INFO
+
+    def check(self, dataset: Dataset) -> Iterator[Finding]:
+        count: Counter[str] = Counter()
+        first: dict[str, tuple[int, Observation]] = {}
+        for i, o in enumerate(dataset.observations):
+            if o.censored and o.limit is None:
+                count[o.analyte] += 1
+                first.setdefault(o.analyte, (i, o))
+        for a, n in count.items():
+            i, o = first[a]
+            yield _at(self, dataset, f"{a}: {n} censored records with unknown limit", o, i)
+
+
+#: Rules run by :func:`lint` by default.
+DEFAULT_RULES: tuple[Rule, ...] = (
+    UnknownUnit(),
+    UncensoredBelowLimit(),
+    DuplicateRecords(),
+    TimeBeforeReference(),
+    NonMonotoneDoses(),
+    MissingMetadata(),
+    NonPositiveLinearValue(),
+    CensoredWithoutLimit(),
+)
+
+
+@dataclass(frozen=True)
+class LintReport:
+    """Findings of a lint run."""
+
+    findings: tuple[Finding, ...] = field(default=())
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        """Findings of severity error."""
+        return tuple(f for f in self.findings if f.severity is Severity.ERROR)
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        """Findings of severity warning."""
+        return tuple(f for f in self.findings if f.severity is Severity.WARNING)
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no error."""
+        return not self.errors
+
+    def counts(self) -> dict[str, int]:
+        """Number of findings per rule code."""
+        return dict(Counter(f.rule for f in self.findings))
+
+    def to_text(self, max_per_rule: int = 10) -> str:
+        """Human-readable report: findings (at most ``max_per_rule`` each) and a tally."""
+        lines: list[str] = []
+        shown: Counter[str] = Counter()
+        for f in self.findings:
+            shown[f.rule] += 1
+            if shown[f.rule] <= max_per_rule:
+                lines.append(str(f))
+            elif shown[f.rule] == max_per_rule + 1:
+                lines.append(f"{'':7s} {f.rule:24s} ... more findings not shown")
+        tally = ", ".join(f"{k}: {v}" for k, v in sorted(self.counts().items())) or "no findings"
+        lines.append(f"{len(self.errors)} error(s), {len(self.warnings)} warning(s) ({tally})")
+        return "\n".join(lines)
+
+
+def lint(dataset: Dataset, rules: Sequence[Rule] = DEFAULT_RULES) -> LintReport:
+    """Run ``rules`` on ``dataset``.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    rules : sequence of Rule
+        Default :data:`DEFAULT_RULES`; pass your own list to add or drop rules.
+
+    Returns
+    -------
+    LintReport
+    """
+    return LintReport(tuple(f for r in rules for f in r.check(dataset)))
