@@ -28,7 +28,7 @@ from ._flatten import FlatModel, flatten
 
 __all__ = ["MODEL_SIG", "CompiledModel", "cache_dir", "compile_model"]
 
-CODEGEN_VERSION = "1"
+CODEGEN_VERSION = "2"
 
 MODEL_SIG = types.void(
     types.int64,

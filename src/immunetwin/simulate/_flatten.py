@@ -194,6 +194,9 @@ def flatten(spec: ModelSpec, *, extra_outputs: tuple[str, ...] = ()) -> FlatMode
                 # constant/boundary species: value fixed at its initial value
                 out = init_value(vid)
                 del s
+            elif vid in initial_assign:
+                # a constant set by an initial assignment keeps its initial value
+                out = init_value(vid)
             elif vid in slot_index:
                 out = ps[slot_index[vid]]
             else:
@@ -457,6 +460,7 @@ def flatten(spec: ModelSpec, *, extra_outputs: tuple[str, ...] = ()) -> FlatMode
             )
         )
 
+    fevents.extend(_discontinuities(rhs, set(ps)))
     return FlatModel(
         model_id=spec.id,
         states=tuple(states),
@@ -475,3 +479,37 @@ def flatten(spec: ModelSpec, *, extra_outputs: tuple[str, ...] = ()) -> FlatMode
         value_of=value_of,
         state_scale=tuple(scale),
     )
+
+
+def _discontinuities(rhs: list[sp.Basic], constants: set[sp.Symbol]) -> list[FlatEvent]:
+    """Stop-and-restart points for switches in time inside the right-hand side.
+
+    A ``piecewise`` whose condition depends on time and constants only (a therapy start day, a
+    dosing window) makes the right-hand side jump. Each such condition becomes a pair of silent
+    events (no assignments) so the solver stops exactly at the switch and restarts there,
+    instead of stepping across it with a large local error.
+    """
+    allowed = constants | {TIME}
+    conds: list[sp.Basic] = []
+    for f in rhs:
+        for rel in f.atoms(sp.core.relational.Relational):
+            if TIME in rel.free_symbols and rel.free_symbols <= allowed and rel not in conds:
+                conds.append(rel)
+    out = []
+    for i, rel in enumerate(conds):
+        for tag, trig in (("on", rel), ("off", sp.Not(rel))):
+            out.append(
+                FlatEvent(
+                    id=f"__switch{i}_{tag}",
+                    trigger=trig,
+                    targets=(),
+                    values=(),
+                    delay=None,
+                    priority=None,
+                    persistent=True,
+                    initial_value=True,
+                    from_trigger_time=True,
+                    time_only=True,
+                )
+            )
+    return out

@@ -74,7 +74,9 @@ def card(name: str) -> ModelMetadata:
     return REGISTRY.entry(name).metadata
 
 
-def register(spec: ModelSpec, metadata: ModelMetadata, *, replace: bool = False) -> builtins.list[LintIssue]:
+def register(
+    spec: ModelSpec, metadata: ModelMetadata, *, replace: bool = False
+) -> builtins.list[LintIssue]:
     """Add an external model to the library; returns the lint findings (errors do not block)."""
     REGISTRY.register(spec, metadata, replace=replace)
     return lint(spec, metadata)

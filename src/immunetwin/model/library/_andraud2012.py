@@ -29,7 +29,14 @@ METADATA = ModelMetadata(
         ("L", (t.PLASMA_CELL, Term(id="CL:0000974", label="long lived plasma cell"))),
         ("A", (t.ANTIBODY,)),
     ),
-    authors=("Mathieu Andraud", "Olivier Lejeune", "Jammbe Z. Musoro", "Benson Ogunjimi", "Philippe Beutels", "Niel Hens"),
+    authors=(
+        "Mathieu Andraud",
+        "Olivier Lejeune",
+        "Jammbe Z. Musoro",
+        "Benson Ogunjimi",
+        "Philippe Beutels",
+        "Niel Hens",
+    ),
     version="1.0.0",
     interventions=(
         Intervention(
@@ -48,8 +55,11 @@ METADATA = ModelMetadata(
         ),
     ),
     observables=(
-        ObservableInfo(id="anti_hav", measurement="Anti-HAV IgG, mIU/mL (ELISA; seroprotection >= 20 mIU/mL)",
-                       noise="log10normal, sigma in log10 units (titres are log-normally distributed)"),
+        ObservableInfo(
+            id="anti_hav",
+            measurement="Anti-HAV IgG, mIU/mL (ELISA; seroprotection >= 20 mIU/mL)",
+            noise="log10normal, sigma in log10 units (titres are log-normally distributed)",
+        ),
     ),
     paper_check=(
         "Abstract: three time scales explain the antibody kinetics - antibodies (~1 month), short-lived plasma cells "
@@ -67,26 +77,126 @@ METADATA = ModelMetadata(
 def build() -> ModelSpec:
     """Build the model (time in days since the first dose)."""
     b = ModelBuilder(NAME, name=METADATA.title, time_unit="day")
-    b.parameter("muA", 1 / 30, unit="1/d", lower=1 / 120, upper=1 / 7, source=_ABS + ": antibody lifespan around one month", name="antibody decay")
-    b.parameter("muS", 1 / 180, unit="1/d", lower=1 / 730, upper=1 / 30, source=_ABS + ": short-lived plasma cells live several months", name="short-lived PC decay")
-    b.parameter("muL", 1 / 9131, unit="1/d", lower=1 / 36525, upper=1 / 1826, source=_ABS + ": long-lived plasma cells live decades (25 y)", name="long-lived PC decay")
-    b.parameter("thS", 1.0, unit="mIU/mL/d per PC-unit", lower=0.01, upper=100.0, source="illustrative (titre scale)", name="antibody production by SL PCs")
-    b.parameter("thL", 1.0, unit="mIU/mL/d per PC-unit", lower=0.01, upper=100.0, source="illustrative (titre scale)", name="antibody production by LL PCs")
-    b.parameter("S_dose", 60.0, unit="PC-units", lower=0.0, upper=1e4, log_scale=False, source="illustrative", name="SL PCs per dose")
-    b.parameter("L_dose", 0.5, unit="PC-units", lower=0.0, upper=1e3, log_scale=False, source="illustrative", name="LL PCs per dose")
-    b.parameter("t_prime", 0.0, unit="d", lower=0.0, upper=1e6, log_scale=False, source="intervention input", name="prime time")
-    b.parameter("t_boost", 180.0, unit="d", lower=0.0, upper=1e6, log_scale=False,
-                source="Havrix 0/6-12 month schedule (Andraud 2012 data sets)", name="booster time")
-    b.parameter("boost_factor", 4.0, unit="dimensionless", lower=0.0, upper=100.0, log_scale=False,
-                source="illustrative: a booster recruits more plasma cells than the prime", name="booster magnitude")
-    b.parameter("sigma_ab", 0.3, unit="log10 mIU/mL", lower=0.01, upper=2.0, source="assumed", name="titre noise")
+    b.parameter(
+        "muA",
+        1 / 30,
+        unit="1/d",
+        lower=1 / 120,
+        upper=1 / 7,
+        source=_ABS + ": antibody lifespan around one month",
+        name="antibody decay",
+    )
+    b.parameter(
+        "muS",
+        1 / 180,
+        unit="1/d",
+        lower=1 / 730,
+        upper=1 / 30,
+        source=_ABS + ": short-lived plasma cells live several months",
+        name="short-lived PC decay",
+    )
+    b.parameter(
+        "muL",
+        1 / 9131,
+        unit="1/d",
+        lower=1 / 36525,
+        upper=1 / 1826,
+        source=_ABS + ": long-lived plasma cells live decades (25 y)",
+        name="long-lived PC decay",
+    )
+    b.parameter(
+        "thS",
+        1.0,
+        unit="mIU/mL/d per PC-unit",
+        lower=0.01,
+        upper=100.0,
+        source="illustrative (titre scale)",
+        name="antibody production by SL PCs",
+    )
+    b.parameter(
+        "thL",
+        1.0,
+        unit="mIU/mL/d per PC-unit",
+        lower=0.01,
+        upper=100.0,
+        source="illustrative (titre scale)",
+        name="antibody production by LL PCs",
+    )
+    b.parameter(
+        "S_dose",
+        60.0,
+        unit="PC-units",
+        lower=0.0,
+        upper=1e4,
+        log_scale=False,
+        source="illustrative",
+        name="SL PCs per dose",
+    )
+    b.parameter(
+        "L_dose",
+        0.5,
+        unit="PC-units",
+        lower=0.0,
+        upper=1e3,
+        log_scale=False,
+        source="illustrative",
+        name="LL PCs per dose",
+    )
+    b.parameter(
+        "t_prime",
+        0.0,
+        unit="d",
+        lower=0.0,
+        upper=1e6,
+        log_scale=False,
+        source="intervention input",
+        name="prime time",
+    )
+    b.parameter(
+        "t_boost",
+        180.0,
+        unit="d",
+        lower=0.0,
+        upper=1e6,
+        log_scale=False,
+        source="Havrix 0/6-12 month schedule (Andraud 2012 data sets)",
+        name="booster time",
+    )
+    b.parameter(
+        "boost_factor",
+        4.0,
+        unit="dimensionless",
+        lower=0.0,
+        upper=100.0,
+        log_scale=False,
+        source="illustrative: a booster recruits more plasma cells than the prime",
+        name="booster magnitude",
+    )
+    b.parameter(
+        "sigma_ab",
+        0.3,
+        unit="log10 mIU/mL",
+        lower=0.01,
+        upper=2.0,
+        source="assumed",
+        name="titre noise",
+    )
     b.state("S", 0.0, "-muS*S", unit="PC-units")
     b.state("L", 0.0, "-muL*L", unit="PC-units")
     b.state("A", 0.0, "thS*S + thL*L - muA*A", unit="mIU/mL")
     b.event("prime", "time >= t_prime", {"S": "S + S_dose", "L": "L + L_dose"})
-    b.event("boost", "time >= t_boost", {"S": "S + boost_factor*S_dose", "L": "L + boost_factor*L_dose"})
+    b.event(
+        "boost", "time >= t_boost", {"S": "S + boost_factor*S_dose", "L": "L + boost_factor*L_dose"}
+    )
     b.observable("anti_hav", "A", noise="log10normal", sigma="sigma_ab", unit="mIU/mL")
-    b.meta(citation=METADATA.citation, doi=METADATA.doi, pubmed=METADATA.pubmed, licence=METADATA.licence)
-    b.notes("Each dose creates short-lived (S) and long-lived (L) plasma cells that secrete antibody A; antibodies "
-            "decay in about a month, so titres follow the plasma cells: a fast phase (S) then a slow one (L).")
+    b.meta(
+        citation=METADATA.citation,
+        doi=METADATA.doi,
+        pubmed=METADATA.pubmed,
+        licence=METADATA.licence,
+    )
+    b.notes(
+        "Each dose creates short-lived (S) and long-lived (L) plasma cells that secrete antibody A; antibodies "
+        "decay in about a month, so titres follow the plasma cells: a fast phase (S) then a slow one (L)."
+    )
     return b.build()

@@ -29,7 +29,13 @@ METADATA = ModelMetadata(
         ("I2", (t.EPITHELIAL, t.VIRAL_PROCESS)),
         ("V", (t.INFLUENZA_A, t.VIRION)),
     ),
-    authors=("Prasith Baccam", "Catherine Beauchemin", "Catherine A. Macken", "Frederick G. Hayden", "Alan S. Perelson"),
+    authors=(
+        "Prasith Baccam",
+        "Catherine Beauchemin",
+        "Catherine A. Macken",
+        "Frederick G. Hayden",
+        "Alan S. Perelson",
+    ),
     version="1.0.0",
     interventions=(
         Intervention(
@@ -61,33 +67,123 @@ METADATA = ModelMetadata(
 def build() -> ModelSpec:
     """Build the model (time in days)."""
     b = ModelBuilder(NAME, name=METADATA.title, time_unit="day")
-    b.parameter("beta", 3.2e-5, unit="(TCID50/mL)^-1 d^-1", lower=1e-8, upper=1e-2, estimate=True,
-                source=_SRC, name="infection rate")
-    b.parameter("k", 4.0, unit="1/d", lower=0.5, upper=24.0, source=_SRC + "; fixed: eclipse ~6 h (abstract)",
-                name="eclipse-to-productive transition rate")
-    b.parameter("delta", 5.2, unit="1/d", lower=0.1, upper=50.0, estimate=True, source=_SRC,
-                name="productively infected cell death rate")
-    b.parameter("p", 4.6e-2, unit="TCID50/mL/d per cell", lower=1e-5, upper=10.0, estimate=True, source=_SRC,
-                name="virus production rate")
-    b.parameter("c", 5.2, unit="1/d", lower=0.1, upper=100.0, estimate=True, source=_SRC, name="virus clearance rate")
-    b.parameter("T0", 4e8, unit="cells", lower=1e7, upper=1e10, source="Baccam 2006 Methods: ~4e8 epithelial target cells in the upper respiratory tract",
-                name="initial target cells")
-    b.parameter("V0", 7.5e-2, unit="TCID50/mL", lower=1e-4, upper=10.0, estimate=True, source=_SRC,
-                name="initial virus titre")
-    b.parameter("eps_nai", 0.0, unit="dimensionless", lower=0.0, upper=1.0, log_scale=False,
-                source="intervention input (0 = untreated); Baccam 2006 zanamivir analysis", name="NAI efficacy")
-    b.parameter("t_nai", 1.0e6, unit="d", lower=0.0, upper=1.0e6, log_scale=False,
-                source="intervention input (start of NAI therapy; default never)", name="NAI start")
-    b.parameter("sigma_titer", 0.5, unit="log10 TCID50/mL", lower=0.05, upper=2.0,
-                source="assumed measurement error of log10 titres", name="titre noise")
+    b.parameter(
+        "beta",
+        3.2e-5,
+        unit="(TCID50/mL)^-1 d^-1",
+        lower=1e-8,
+        upper=1e-2,
+        estimate=True,
+        source=_SRC,
+        name="infection rate",
+    )
+    b.parameter(
+        "k",
+        4.0,
+        unit="1/d",
+        lower=0.5,
+        upper=24.0,
+        source=_SRC + "; fixed: eclipse ~6 h (abstract)",
+        name="eclipse-to-productive transition rate",
+    )
+    b.parameter(
+        "delta",
+        5.2,
+        unit="1/d",
+        lower=0.1,
+        upper=50.0,
+        estimate=True,
+        source=_SRC,
+        name="productively infected cell death rate",
+    )
+    b.parameter(
+        "p",
+        4.6e-2,
+        unit="TCID50/mL/d per cell",
+        lower=1e-5,
+        upper=10.0,
+        estimate=True,
+        source=_SRC,
+        name="virus production rate",
+    )
+    b.parameter(
+        "c",
+        5.2,
+        unit="1/d",
+        lower=0.1,
+        upper=100.0,
+        estimate=True,
+        source=_SRC,
+        name="virus clearance rate",
+    )
+    b.parameter(
+        "T0",
+        4e8,
+        unit="cells",
+        lower=1e7,
+        upper=1e10,
+        source="Baccam 2006 Methods: ~4e8 epithelial target cells in the upper respiratory tract",
+        name="initial target cells",
+    )
+    b.parameter(
+        "V0",
+        7.5e-2,
+        unit="TCID50/mL",
+        lower=1e-4,
+        upper=10.0,
+        estimate=True,
+        source=_SRC,
+        name="initial virus titre",
+    )
+    b.parameter(
+        "eps_nai",
+        0.0,
+        unit="dimensionless",
+        lower=0.0,
+        upper=1.0,
+        log_scale=False,
+        source="intervention input (0 = untreated); Baccam 2006 zanamivir analysis",
+        name="NAI efficacy",
+    )
+    b.parameter(
+        "t_nai",
+        1.0e6,
+        unit="d",
+        lower=0.0,
+        upper=1.0e6,
+        log_scale=False,
+        source="intervention input (start of NAI therapy; default never)",
+        name="NAI start",
+    )
+    b.parameter(
+        "sigma_titer",
+        0.5,
+        unit="log10 TCID50/mL",
+        lower=0.05,
+        upper=2.0,
+        source="assumed measurement error of log10 titres",
+        name="titre noise",
+    )
     b.state("T", 4e8, "-beta*T*V", unit="cells")
     b.state("I1", 0.0, "beta*T*V - k*I1", unit="cells")
     b.state("I2", 0.0, "k*I1 - delta*I2", unit="cells")
     b.state("V", 7.5e-2, "(1 - piecewise(eps_nai, time >= t_nai, 0))*p*I2 - c*V", unit="TCID50/mL")
     b.initial("T", "T0")
     b.initial("V", "V0")
-    b.observable("titer", "V", noise="log10normal", sigma="sigma_titer", unit="TCID50/mL", name="nasal wash titre")
-    b.meta(citation=METADATA.citation, doi=METADATA.doi, pubmed=METADATA.pubmed, licence=METADATA.licence)
+    b.observable(
+        "titer",
+        "V",
+        noise="log10normal",
+        sigma="sigma_titer",
+        unit="TCID50/mL",
+        name="nasal wash titre",
+    )
+    b.meta(
+        citation=METADATA.citation,
+        doi=METADATA.doi,
+        pubmed=METADATA.pubmed,
+        licence=METADATA.licence,
+    )
     b.notes(
         "Target cells T are infected by virus V; newly infected cells I1 pass an eclipse phase (rate k) "
         "before producing virus as I2, which die at rate delta. Virus is cleared at rate c."

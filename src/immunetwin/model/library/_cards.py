@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .._math import expr_to_str
+import sympy as sp
+
 from .._spec import ModelSpec
 from ._metadata import ModelMetadata
 
-__all__ = ["equations", "main", "render", "write_cards"]
+__all__ = ["equations", "expr_to_str", "main", "render", "write_cards"]
 
 
 def _fmt(x: float | None) -> str:
@@ -18,6 +19,11 @@ def _fmt(x: float | None) -> str:
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def expr_to_str(expr: sp.Basic) -> str:
+    """A readable one-line form of an expression (sympy's string printer)."""
+    return str(sp.sstr(expr))
 
 
 def equations(spec: ModelSpec) -> list[str]:
@@ -62,12 +68,30 @@ def render(spec: ModelSpec, meta: ModelMetadata) -> str:
     for s in spec.species:
         terms = ", ".join(f"{t.label} (`{t.id}`, {t.qualifier})" for t in meta.terms_for(s.id))
         out.append(f"| `{s.id}` | {_fmt(s.initial)} | {s.unit or ''} | {_cell(terms)} |")
-    out += ["", "## Parameters", "", "| Parameter | Value | Unit | Bounds | Source |", "|---|---|---|---|---|"]
+    out += [
+        "",
+        "## Parameters",
+        "",
+        "| Parameter | Value | Unit | Bounds | Source |",
+        "|---|---|---|---|---|",
+    ]
     for p in spec.parameters:
-        bounds = f"[{_fmt(p.lower)}, {_fmt(p.upper)}]" if p.lower is not None or p.upper is not None else ""
+        bounds = (
+            f"[{_fmt(p.lower)}, {_fmt(p.upper)}]"
+            if p.lower is not None or p.upper is not None
+            else ""
+        )
         label = f"`{p.id}`" + (f" ({p.name})" if p.name else "")
-        out.append(f"| {_cell(label)} | {_fmt(p.value)} | {p.unit or ''} | {bounds} | {_cell(p.source)} |")
-    out += ["", "## Observables", "", "| Observable | Expression | Noise | Measurement |", "|---|---|---|---|"]
+        out.append(
+            f"| {_cell(label)} | {_fmt(p.value)} | {p.unit or ''} | {bounds} | {_cell(p.source)} |"
+        )
+    out += [
+        "",
+        "## Observables",
+        "",
+        "| Observable | Expression | Noise | Measurement |",
+        "|---|---|---|---|",
+    ]
     info = {o.id: o for o in meta.observables}
     for o in spec.observables:
         noise = f"{o.noise.kind.value}, sigma={o.noise.sigma}"
@@ -107,7 +131,9 @@ def write_cards(directory: str | Path) -> list[Path]:
         path.write_text(render(REGISTRY.spec(name), entry.metadata), encoding="utf-8")
         written.append(path)
         m = entry.metadata
-        index.append(f"| [`{name}`]({name}.md) | {_cell(m.title)} | {m.disease.label} | {', '.join(m.tags)} |")
+        index.append(
+            f"| [`{name}`]({name}.md) | {_cell(m.title)} | {m.disease.label} | {', '.join(m.tags)} |"
+        )
     index_path = d / "index.md"
     index_path.write_text("\n".join(index) + "\n", encoding="utf-8")
     written.append(index_path)

@@ -28,7 +28,14 @@ METADATA = ModelMetadata(
         ("A", (t.CD8_T, t.EFFECTOR_T)),
         ("M", (t.CD8_T, t.MEMORY_T)),
     ),
-    authors=("Rob J. De Boer", "Mihaela Oprea", "Rustom Antia", "Kaja Murali-Krishna", "Rafi Ahmed", "Alan S. Perelson"),
+    authors=(
+        "Rob J. De Boer",
+        "Mihaela Oprea",
+        "Rustom Antia",
+        "Kaja Murali-Krishna",
+        "Rafi Ahmed",
+        "Alan S. Perelson",
+    ),
     version="1.0.0",
     interventions=(
         Intervention(
@@ -39,8 +46,11 @@ METADATA = ModelMetadata(
         ),
     ),
     observables=(
-        ObservableInfo(id="specific_cd8", measurement="Epitope-specific CD8+ T cells per spleen (tetramer / ICS)",
-                       noise="log10normal, sigma in log10 units"),
+        ObservableInfo(
+            id="specific_cd8",
+            measurement="Epitope-specific CD8+ T cells per spleen (tetramer / ICS)",
+            noise="log10normal, sigma in log10 units",
+        ),
     ),
     paper_check=(
         "Abstract: proliferation starts 1-2 d after infection at ~3/d, the peak is reached between days 5 and 6, "
@@ -57,25 +67,130 @@ METADATA = ModelMetadata(
 def build() -> ModelSpec:
     """Build the model (time in days since infection)."""
     b = ModelBuilder(NAME, name=METADATA.title, time_unit="day")
-    b.parameter("A0", 300.0, unit="cells", lower=1.0, upper=1e5, source="illustrative precursor number", name="recruited precursors")
-    b.parameter("ton", 1.5, unit="d", lower=0.0, upper=5.0, source=_ABS + ": proliferation begins 1-2 d after infection", name="recruitment time")
-    b.parameter("rho", 3.0, unit="1/d", lower=0.5, upper=6.0, source=_ABS + ": average proliferation rate 3/d", name="expansion rate")
-    b.parameter("tpeak", 5.5, unit="d", lower=3.0, upper=12.0, source=_ABS + ": peak between days 5 and 6", name="end of expansion")
-    b.parameter("alpha", 0.48, unit="1/d", lower=0.05, upper=2.0,
-                source=_ABS + ": death-phase decline 0.5/d (alpha + r = 0.5)", name="activated cell death rate")
-    b.parameter("r", 0.02, unit="1/d", lower=0.0, upper=0.2, log_scale=False,
-                source=_ABS + ": reversal to memory of 1-2% of activated cells per day", name="memory formation rate")
-    b.parameter("dM", 0.0, unit="1/d", lower=0.0, upper=0.1, log_scale=False,
-                source="De Boer 2001: memory is stable over the observation period", name="memory decay")
-    b.parameter("f_dep", 0.0, unit="dimensionless", lower=0.0, upper=1.0, log_scale=False, source="intervention input", name="depleted fraction")
-    b.parameter("t_dep", 1.0e6, unit="d", lower=0.0, upper=1e6, log_scale=False, source="intervention input (default never)", name="depletion time")
-    b.parameter("sigma_cd8", 0.3, unit="log10", lower=0.01, upper=2.0, source="assumed", name="count noise")
-    b.state("A", 0.0, "piecewise(rho*A, (time >= ton) and (time < tpeak), -(alpha + r)*A, time >= tpeak, 0)", unit="cells")
-    b.state("M", 0.0, "piecewise(r*A, time >= tpeak, 0) - dM*M", unit="cells")
-    b.event("recruit", "time >= ton", {"A": "A + A0"})
+    b.parameter(
+        "A0",
+        300.0,
+        unit="cells",
+        lower=1.0,
+        upper=1e5,
+        source="illustrative precursor number",
+        name="recruited precursors",
+    )
+    b.parameter(
+        "ton",
+        1.5,
+        unit="d",
+        lower=0.0,
+        upper=5.0,
+        source=_ABS + ": proliferation begins 1-2 d after infection",
+        name="recruitment time",
+    )
+    b.parameter(
+        "rho",
+        3.0,
+        unit="1/d",
+        lower=0.5,
+        upper=6.0,
+        source=_ABS + ": average proliferation rate 3/d",
+        name="expansion rate",
+    )
+    b.parameter(
+        "tpeak",
+        5.5,
+        unit="d",
+        lower=3.0,
+        upper=12.0,
+        source=_ABS + ": peak between days 5 and 6",
+        name="end of expansion",
+    )
+    b.parameter(
+        "alpha",
+        0.48,
+        unit="1/d",
+        lower=0.05,
+        upper=2.0,
+        source=_ABS + ": death-phase decline 0.5/d (alpha + r = 0.5)",
+        name="activated cell death rate",
+    )
+    b.parameter(
+        "r",
+        0.02,
+        unit="1/d",
+        lower=0.0,
+        upper=0.2,
+        log_scale=False,
+        source=_ABS + ": reversal to memory of 1-2% of activated cells per day",
+        name="memory formation rate",
+    )
+    b.parameter(
+        "dM",
+        0.0,
+        unit="1/d",
+        lower=0.0,
+        upper=0.1,
+        log_scale=False,
+        source="De Boer 2001: memory is stable over the observation period",
+        name="memory decay",
+    )
+    b.parameter(
+        "f_dep",
+        0.0,
+        unit="dimensionless",
+        lower=0.0,
+        upper=1.0,
+        log_scale=False,
+        source="intervention input",
+        name="depleted fraction",
+    )
+    b.parameter(
+        "t_dep",
+        1.0e6,
+        unit="d",
+        lower=0.0,
+        upper=1e6,
+        log_scale=False,
+        source="intervention input (default never)",
+        name="depletion time",
+    )
+    b.parameter(
+        "sigma_cd8", 0.3, unit="log10", lower=0.01, upper=2.0, source="assumed", name="count noise"
+    )
+    b.parameter(
+        "g",
+        0.0,
+        unit="1/d",
+        lower=-10.0,
+        upper=10.0,
+        log_scale=False,
+        constant=False,
+        source="phase switch set by the events 'recruit' (g := rho) and 'peak' (g := -(alpha + r))",
+        name="current net growth rate of A",
+    )
+    b.parameter(
+        "mem_on",
+        0.0,
+        unit="dimensionless",
+        lower=0.0,
+        upper=1.0,
+        log_scale=False,
+        constant=False,
+        source="phase switch set to 1 by the event 'peak'",
+        name="memory formation on",
+    )
+    b.state("A", 0.0, "g*A", unit="cells")
+    b.state("M", 0.0, "mem_on*r*A - dM*M", unit="cells")
+    b.event("recruit", "time >= ton", {"A": "A + A0", "g": "rho"})
+    b.event("peak", "time >= tpeak", {"g": "-(alpha + r)", "mem_on": "1"})
     b.event("deplete", "time >= t_dep", {"A": "A*(1 - f_dep)", "M": "M*(1 - f_dep)"})
     b.observable("specific_cd8", "A + M", noise="log10normal", sigma="sigma_cd8", unit="cells")
-    b.meta(citation=METADATA.citation, doi=METADATA.doi, pubmed=METADATA.pubmed, licence=METADATA.licence)
-    b.notes("A0 precursors are recruited at ton and expand at rate rho until tpeak; afterwards activated cells A "
-            "die at rate alpha and revert to memory M at rate r.")
+    b.meta(
+        citation=METADATA.citation,
+        doi=METADATA.doi,
+        pubmed=METADATA.pubmed,
+        licence=METADATA.licence,
+    )
+    b.notes(
+        "A0 precursors are recruited at ton and expand at rate rho until tpeak; afterwards activated cells A "
+        "die at rate alpha and revert to memory M at rate r."
+    )
     return b.build()

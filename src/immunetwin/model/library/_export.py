@@ -24,7 +24,9 @@ _BQB = {
 
 def _check(code: int, what: str) -> None:
     if code != libsbml.LIBSBML_OPERATION_SUCCESS:
-        raise SBMLError(f"export: cannot add {what} ({libsbml.OperationReturnValue_toString(code)})")
+        raise SBMLError(
+            f"export: cannot add {what} ({libsbml.OperationReturnValue_toString(code)})"
+        )
 
 
 def _add(element: libsbml.SBase, qualifier: str, uris: list[str]) -> None:

@@ -35,7 +35,11 @@ def _metadata_issues(meta: ModelMetadata) -> list[LintIssue]:
         out.append(LintIssue("error", where, msg))
 
     if not _NAME.match(meta.name):
-        out.append(LintIssue("warning", "name", f"'{meta.name}' does not follow <firstauthor><year>_<topic>"))
+        out.append(
+            LintIssue(
+                "warning", "name", f"'{meta.name}' does not follow <firstauthor><year>_<topic>"
+            )
+        )
     for fld in ("title", "citation", "version"):
         if not getattr(meta, fld):
             err(fld, "missing")
@@ -75,7 +79,13 @@ def lint(spec: ModelSpec, metadata: ModelMetadata | None) -> list[LintIssue]:
     else:
         out.extend(_metadata_issues(metadata))
         if metadata.name != spec.id:
-            out.append(LintIssue("error", "name", f"metadata name '{metadata.name}' differs from spec id '{spec.id}'"))
+            out.append(
+                LintIssue(
+                    "error",
+                    "name",
+                    f"metadata name '{metadata.name}' differs from spec id '{spec.id}'",
+                )
+            )
     rule_targets = {r.variable for r in spec.assignment_rules}
     for p in spec.parameters:
         if p.id in rule_targets:
@@ -97,7 +107,9 @@ def lint(spec: ModelSpec, metadata: ModelMetadata | None) -> list[LintIssue]:
         changed |= {a.variable for a in e.assignments}
     for s in spec.species:
         if s.id not in changed and s.id not in used:
-            out.append(LintIssue("error", f"state {s.id}", "unreachable: never changes and is never used"))
+            out.append(
+                LintIssue("error", f"state {s.id}", "unreachable: never changes and is never used")
+            )
         elif s.id not in changed and not s.constant and not s.boundary:
             out.append(LintIssue("warning", f"state {s.id}", "never changes (constant?)"))
     if metadata is not None:
@@ -105,14 +117,24 @@ def lint(spec: ModelSpec, metadata: ModelMetadata | None) -> list[LintIssue]:
         for iv in metadata.interventions:
             for pid in iv.parameters:
                 if pid not in params:
-                    out.append(LintIssue("error", f"intervention {iv.name}", f"unknown parameter '{pid}'"))
+                    out.append(
+                        LintIssue("error", f"intervention {iv.name}", f"unknown parameter '{pid}'")
+                    )
         obs = {o.id for o in spec.observables}
         for oi in metadata.observables:
             if oi.id not in obs:
-                out.append(LintIssue("error", f"observable {oi.id}", "described in metadata but not in the model"))
+                out.append(
+                    LintIssue(
+                        "error", f"observable {oi.id}", "described in metadata but not in the model"
+                    )
+                )
         for o in spec.observables:
             if o.id not in {oi.id for oi in metadata.observables}:
-                out.append(LintIssue("warning", f"observable {o.id}", "no measurement description in metadata"))
+                out.append(
+                    LintIssue(
+                        "warning", f"observable {o.id}", "no measurement description in metadata"
+                    )
+                )
         for s in spec.species:
             if not metadata.terms_for(s.id):
                 out.append(LintIssue("warning", f"state {s.id}", "no ontology terms"))

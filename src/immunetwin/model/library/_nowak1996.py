@@ -46,10 +46,16 @@ METADATA = ModelMetadata(
         ),
     ),
     observables=(
-        ObservableInfo(id="viral_load", measurement="Plasma viral RNA, copies/uL-equivalents",
-                       noise="log10normal, sigma in log10 units"),
-        ObservableInfo(id="ctl", measurement="Virus-specific CD8+ T cells per uL (tetramer staining)",
-                       noise="lognormal"),
+        ObservableInfo(
+            id="viral_load",
+            measurement="Plasma viral RNA, copies/uL-equivalents",
+            noise="log10normal, sigma in log10 units",
+        ),
+        ObservableInfo(
+            id="ctl",
+            measurement="Virus-specific CD8+ T cells per uL (tetramer staining)",
+            noise="lognormal",
+        ),
     ),
     paper_check=(
         "Equilibrium with CTL given in the paper: y* = b/c, v* = k b/(c u), x* = lambda c u/(d c u + beta b k), "
@@ -63,21 +69,111 @@ METADATA = ModelMetadata(
 def build() -> ModelSpec:
     """Build the model (time in days, concentrations per microlitre)."""
     b = ModelBuilder(NAME, name=METADATA.title, time_unit="day")
-    b.parameter("lam", 10.0, unit="cells/uL/d", lower=0.1, upper=1e3, source=_ILL, name="target cell production lambda")
-    b.parameter("d", 0.01, unit="1/d", lower=1e-3, upper=1.0, source=_ILL, name="target cell death rate")
-    b.parameter("beta", 0.001, unit="uL/(copy d)", lower=1e-7, upper=1.0, source=_ILL, name="infection rate")
-    b.parameter("a", 0.2, unit="1/d", lower=0.01, upper=5.0, source=_ILL, name="infected cell death rate")
-    b.parameter("pk", 0.02, unit="uL/(cell d)", lower=1e-5, upper=10.0, source=_ILL, name="CTL killing rate p")
-    b.parameter("k", 50.0, unit="copies/(cell d)", lower=1.0, upper=1e5, source=_ILL, name="virion production")
+    b.parameter(
+        "lam",
+        10.0,
+        unit="cells/uL/d",
+        lower=0.1,
+        upper=1e3,
+        source=_ILL,
+        name="target cell production lambda",
+    )
+    b.parameter(
+        "d", 0.01, unit="1/d", lower=1e-3, upper=1.0, source=_ILL, name="target cell death rate"
+    )
+    b.parameter(
+        "beta", 0.001, unit="uL/(copy d)", lower=1e-7, upper=1.0, source=_ILL, name="infection rate"
+    )
+    b.parameter(
+        "a", 0.2, unit="1/d", lower=0.01, upper=5.0, source=_ILL, name="infected cell death rate"
+    )
+    b.parameter(
+        "pk",
+        0.02,
+        unit="uL/(cell d)",
+        lower=1e-5,
+        upper=10.0,
+        source=_ILL,
+        name="CTL killing rate p",
+    )
+    b.parameter(
+        "k",
+        50.0,
+        unit="copies/(cell d)",
+        lower=1.0,
+        upper=1e5,
+        source=_ILL,
+        name="virion production",
+    )
     b.parameter("u", 5.0, unit="1/d", lower=0.5, upper=50.0, source=_ILL, name="virion clearance")
-    b.parameter("c", 0.005, unit="uL/(cell d)", lower=1e-6, upper=1.0, source=_ILL, name="CTL proliferation rate")
+    b.parameter(
+        "c",
+        0.005,
+        unit="uL/(cell d)",
+        lower=1e-6,
+        upper=1.0,
+        source=_ILL,
+        name="CTL proliferation rate",
+    )
     b.parameter("bz", 0.1, unit="1/d", lower=0.001, upper=1.0, source=_ILL, name="CTL decay rate b")
-    b.parameter("eps_rti", 0.0, unit="dimensionless", lower=0.0, upper=1.0, log_scale=False, source="intervention input", name="RTI efficacy")
-    b.parameter("t_rti", 1.0e6, unit="d", lower=0.0, upper=1e6, log_scale=False, source="intervention input (default never)", name="RTI start")
-    b.parameter("f_dep", 0.0, unit="dimensionless", lower=0.0, upper=1.0, log_scale=False, source="intervention input", name="depleted fraction")
-    b.parameter("t_dep", 1.0e6, unit="d", lower=0.0, upper=1e6, log_scale=False, source="intervention input (default never)", name="depletion time")
-    b.parameter("sigma_v", 0.3, unit="log10", lower=0.01, upper=2.0, source="assumed", name="viral load noise")
-    b.parameter("sigma_z", 0.3, unit="dimensionless", lower=0.01, upper=2.0, source="assumed", name="CTL noise (log scale)")
+    b.parameter(
+        "eps_rti",
+        0.0,
+        unit="dimensionless",
+        lower=0.0,
+        upper=1.0,
+        log_scale=False,
+        source="intervention input",
+        name="RTI efficacy",
+    )
+    b.parameter(
+        "t_rti",
+        1.0e6,
+        unit="d",
+        lower=0.0,
+        upper=1e6,
+        log_scale=False,
+        source="intervention input (default never)",
+        name="RTI start",
+    )
+    b.parameter(
+        "f_dep",
+        0.0,
+        unit="dimensionless",
+        lower=0.0,
+        upper=1.0,
+        log_scale=False,
+        source="intervention input",
+        name="depleted fraction",
+    )
+    b.parameter(
+        "t_dep",
+        1.0e6,
+        unit="d",
+        lower=0.0,
+        upper=1e6,
+        log_scale=False,
+        source="intervention input (default never)",
+        name="depletion time",
+    )
+    b.parameter(
+        "sigma_v",
+        0.3,
+        unit="log10",
+        lower=0.01,
+        upper=2.0,
+        source="assumed",
+        name="viral load noise",
+    )
+    b.parameter(
+        "sigma_z",
+        0.3,
+        unit="dimensionless",
+        lower=0.01,
+        upper=2.0,
+        source="assumed",
+        name="CTL noise (log scale)",
+    )
     infect = "(1 - piecewise(eps_rti, time >= t_rti, 0))*beta*x*v"
     b.state("x", 1000.0, f"lam - d*x - {infect}", unit="cells/uL")
     b.state("y", 0.0, f"{infect} - a*y - pk*y*z", unit="cells/uL")
@@ -86,7 +182,14 @@ def build() -> ModelSpec:
     b.event("deplete", "time >= t_dep", {"z": "z*(1 - f_dep)"})
     b.observable("viral_load", "v", noise="log10normal", sigma="sigma_v", unit="copies/uL")
     b.observable("ctl", "z", noise="lognormal", sigma="sigma_z", unit="cells/uL")
-    b.meta(citation=METADATA.citation, doi=METADATA.doi, pubmed=METADATA.pubmed, licence=METADATA.licence)
-    b.notes("Uninfected cells x, infected cells y, free virus v and CTL z; CTL expand in proportion to "
-            "their encounters with infected cells (c y z) and kill them (p y z).")
+    b.meta(
+        citation=METADATA.citation,
+        doi=METADATA.doi,
+        pubmed=METADATA.pubmed,
+        licence=METADATA.licence,
+    )
+    b.notes(
+        "Uninfected cells x, infected cells y, free virus v and CTL z; CTL expand in proportion to "
+        "their encounters with infected cells (c y z) and kill them (p y z)."
+    )
     return b.build()

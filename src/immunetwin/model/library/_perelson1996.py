@@ -28,7 +28,13 @@ METADATA = ModelMetadata(
         ("VI", (t.HIV1, t.VIRION)),
         ("VNI", (t.HIV1, t.VIRION)),
     ),
-    authors=("Alan S. Perelson", "Avidan U. Neumann", "Martin Markowitz", "John M. Leonard", "David D. Ho"),
+    authors=(
+        "Alan S. Perelson",
+        "Avidan U. Neumann",
+        "Martin Markowitz",
+        "John M. Leonard",
+        "David D. Ho",
+    ),
     version="1.0.0",
     interventions=(
         Intervention(
@@ -61,32 +67,106 @@ METADATA = ModelMetadata(
 def build() -> ModelSpec:
     """Build the model (time in days; therapy starts at t_pi = 0 by default)."""
     b = ModelBuilder(NAME, name=METADATA.title, time_unit="day")
-    b.parameter("c", 2.888, unit="1/d", lower=0.5, upper=40.0, estimate=True,
-                source=_ABS + ": virion half-life 0.24 d, c = ln2/0.24", name="virion clearance rate")
-    b.parameter("delta", 0.4332, unit="1/d", lower=0.05, upper=2.0, estimate=True,
-                source=_ABS + ": infected-cell half-life 1.6 d, delta = ln2/1.6", name="infected cell death rate")
-    b.parameter("N", 100.0, unit="virions/cell", lower=1.0, upper=1e5,
-                source="illustrative burst size (cancels from V(t) at pre-therapy steady state)", name="burst size")
-    b.parameter("V0", 1e5, unit="copies/mL", lower=1e2, upper=1e7, estimate=True,
-                source="illustrative baseline viral load (patients in Perelson 1996 had 10^4-10^5.5 copies/mL)",
-                name="baseline viral load")
-    b.parameter("eta_pi", 1.0, unit="dimensionless", lower=0.0, upper=1.0, log_scale=False,
-                source="Perelson 1996: protease inhibitor assumed 100% effective", name="PI efficacy")
-    b.parameter("t_pi", 0.0, unit="d", lower=0.0, upper=1e6, log_scale=False,
-                source="intervention input: start of ritonavir", name="PI start")
-    b.parameter("kT", 0.02888, unit="mL/(copy d) * cells", lower=1e-6, upper=10.0,
-                source="k*T0 at the pre-therapy steady state, = c/N (Perelson 1996 model assumption)",
-                name="infection rate times target cells")
-    b.initial("kT", "c/N")
-    b.parameter("sigma_vl", 0.2, unit="log10 copies/mL", lower=0.05, upper=1.0,
-                source="assumed assay error of log10 RNA", name="viral load noise")
+    b.parameter(
+        "c",
+        2.888,
+        unit="1/d",
+        lower=0.5,
+        upper=40.0,
+        estimate=True,
+        source=_ABS + ": virion half-life 0.24 d, c = ln2/0.24",
+        name="virion clearance rate",
+    )
+    b.parameter(
+        "delta",
+        0.4332,
+        unit="1/d",
+        lower=0.05,
+        upper=2.0,
+        estimate=True,
+        source=_ABS + ": infected-cell half-life 1.6 d, delta = ln2/1.6",
+        name="infected cell death rate",
+    )
+    b.parameter(
+        "N",
+        100.0,
+        unit="virions/cell",
+        lower=1.0,
+        upper=1e5,
+        source="illustrative burst size (cancels from V(t) at pre-therapy steady state)",
+        name="burst size",
+    )
+    b.parameter(
+        "V0",
+        1e5,
+        unit="copies/mL",
+        lower=1e2,
+        upper=1e7,
+        estimate=True,
+        source="illustrative baseline viral load (patients in Perelson 1996 had 10^4-10^5.5 copies/mL)",
+        name="baseline viral load",
+    )
+    b.parameter(
+        "eta_pi",
+        1.0,
+        unit="dimensionless",
+        lower=0.0,
+        upper=1.0,
+        log_scale=False,
+        source="Perelson 1996: protease inhibitor assumed 100% effective",
+        name="PI efficacy",
+    )
+    b.parameter(
+        "t_pi",
+        0.0,
+        unit="d",
+        lower=0.0,
+        upper=1e6,
+        log_scale=False,
+        source="intervention input: start of ritonavir",
+        name="PI start",
+    )
+    b.parameter(
+        "kT",
+        0.02888,
+        unit="mL/(copy d) * cells",
+        constant=False,
+        source="derived: k*T0 = c/N at the pre-therapy steady state (Perelson 1996 model assumption)",
+        name="infection rate times target cells",
+    )
+    b.assign("kT", "c/N")
+    b.parameter(
+        "sigma_vl",
+        0.2,
+        unit="log10 copies/mL",
+        lower=0.05,
+        upper=1.0,
+        source="assumed assay error of log10 RNA",
+        name="viral load noise",
+    )
     b.state("Tstar", 0.0, "kT*VI - delta*Tstar", unit="cells/mL")
-    b.state("VI", 1e5, "(1 - piecewise(eta_pi, time >= t_pi, 0))*N*delta*Tstar - c*VI", unit="copies/mL")
-    b.state("VNI", 0.0, "piecewise(eta_pi, time >= t_pi, 0)*N*delta*Tstar - c*VNI", unit="copies/mL")
+    b.state(
+        "VI", 1e5, "(1 - piecewise(eta_pi, time >= t_pi, 0))*N*delta*Tstar - c*VI", unit="copies/mL"
+    )
+    b.state(
+        "VNI", 0.0, "piecewise(eta_pi, time >= t_pi, 0)*N*delta*Tstar - c*VNI", unit="copies/mL"
+    )
     b.initial("Tstar", "c*V0/(N*delta)")
     b.initial("VI", "V0")
-    b.observable("viral_load", "VI + VNI", noise="log10normal", sigma="sigma_vl", unit="copies/mL", name="plasma HIV-1 RNA")
-    b.meta(citation=METADATA.citation, doi=METADATA.doi, pubmed=METADATA.pubmed, licence=METADATA.licence)
+    b.observable(
+        "viral_load",
+        "VI + VNI",
+        noise="log10normal",
+        sigma="sigma_vl",
+        unit="copies/mL",
+        name="plasma HIV-1 RNA",
+    )
+    b.meta(
+        citation=METADATA.citation,
+        doi=METADATA.doi,
+        pubmed=METADATA.pubmed,
+        licence=METADATA.licence,
+    )
     b.notes(
         "Target cells are constant over the first week (kT = k*T0). Infected cells Tstar die at rate delta and "
         "release N virions each; under the protease inhibitor a fraction eta_pi of virions is non-infectious (VNI)."

@@ -85,7 +85,9 @@ class Registry:
         """Add an external model (its spec id must equal ``metadata.name``)."""
         self._load()
         if spec.id != metadata.name:
-            raise ModelError(f"library: spec id '{spec.id}' differs from metadata name '{metadata.name}'")
+            raise ModelError(
+                f"library: spec id '{spec.id}' differs from metadata name '{metadata.name}'"
+            )
         if metadata.name in self._entries and not replace:
             raise ModelError(f"library: a model named '{metadata.name}' is already registered")
         self._entries[metadata.name] = Entry(metadata, lambda: spec, False)

@@ -29,8 +29,14 @@ METADATA = ModelMetadata(
         ("M", (t.T_CELL, t.MEMORY_T)),
         ("IL6", (t.IL6,)),
     ),
-    authors=("Andrew M. Stein", "Stephan A. Grupp", "John E. Levine", "Theodore W. Laetsch", "Michael A. Pulsipher",
-             "Michael W. Boyer"),
+    authors=(
+        "Andrew M. Stein",
+        "Stephan A. Grupp",
+        "John E. Levine",
+        "Theodore W. Laetsch",
+        "Michael A. Pulsipher",
+        "Michael W. Boyer",
+    ),
     version="1.0.0",
     interventions=(
         Intervention(
@@ -48,9 +54,14 @@ METADATA = ModelMetadata(
         ),
     ),
     observables=(
-        ObservableInfo(id="transgene", measurement="CAR transgene in peripheral blood, copies/ug genomic DNA (qPCR)",
-                       noise="lognormal: constant error on the log scale, sigma = 0.56 (Stein 2019 Table 1 residual error)"),
-        ObservableInfo(id="il6", measurement="Serum IL-6, pg/mL (immunoassay)", noise="lognormal (extension)"),
+        ObservableInfo(
+            id="transgene",
+            measurement="CAR transgene in peripheral blood, copies/ug genomic DNA (qPCR)",
+            noise="lognormal: constant error on the log scale, sigma = 0.56 (Stein 2019 Table 1 residual error)",
+        ),
+        ObservableInfo(
+            id="il6", measurement="Serum IL-6, pg/mL (immunoassay)", noise="lognormal (extension)"
+        ),
     ),
     paper_check=(
         "Table 1 and Fig. 2: transgene rises by foldx = 3900 to Cmax = 24000 copies/ug at Tmax = 9.3 d and then "
@@ -64,32 +75,155 @@ METADATA = ModelMetadata(
 def build() -> ModelSpec:
     """Build the model (time in days since infusion)."""
     b = ModelBuilder(NAME, name=METADATA.title, time_unit="day")
-    b.parameter("foldx", 3900.0, unit="dimensionless", lower=10.0, upper=1e6, estimate=True, source=_T1, name="fold expansion")
-    b.parameter("Tmax", 9.3, unit="d", lower=3.0, upper=30.0, estimate=True, source=_T1, name="time of maximal expansion")
-    b.parameter("Cmax", 24000.0, unit="copies/ug", lower=100.0, upper=1e6, estimate=True, source=_T1, name="maximal transgene level")
-    b.parameter("alpha", 0.16, unit="1/d", lower=0.01, upper=2.0, estimate=True, source=_T1, name="rapid contraction rate")
-    b.parameter("FB", 0.0079, unit="dimensionless", lower=1e-5, upper=0.5, estimate=True, source=_T1, name="fraction entering persistence")
-    b.parameter("beta", 0.0032, unit="1/d", lower=1e-5, upper=0.1, estimate=True, source=_T1, name="slow persistence decline rate")
-    b.parameter("sigma_tg", 0.56, unit="log-scale SD", lower=0.05, upper=2.0, source=_T1 + " (residual error, log scale)", name="transgene noise")
-    b.parameter("rho", 0.889, unit="1/d", lower=0.0, upper=10.0, source="Stein 2019 Fig. 2: rho = ln(foldx)/Tmax (derived)", name="expansion rate")
-    b.initial("rho", "log(foldx)/Tmax")
-    b.parameter("k_il6", 0.02, unit="pg/mL per (copies/ug)", lower=0.0, upper=10.0, source=_EXT, name="IL-6 release per expanding CAR-T")
-    b.parameter("il6_base", 5.0, unit="pg/mL", lower=0.1, upper=50.0, source=_EXT + " (normal serum IL-6 < 7 pg/mL)", name="baseline IL-6")
+    b.parameter(
+        "foldx",
+        3900.0,
+        unit="dimensionless",
+        lower=10.0,
+        upper=1e6,
+        estimate=True,
+        source=_T1,
+        name="fold expansion",
+    )
+    b.parameter(
+        "Tmax",
+        9.3,
+        unit="d",
+        lower=3.0,
+        upper=30.0,
+        estimate=True,
+        source=_T1,
+        name="time of maximal expansion",
+    )
+    b.parameter(
+        "Cmax",
+        24000.0,
+        unit="copies/ug",
+        lower=100.0,
+        upper=1e6,
+        estimate=True,
+        source=_T1,
+        name="maximal transgene level",
+    )
+    b.parameter(
+        "alpha",
+        0.16,
+        unit="1/d",
+        lower=0.01,
+        upper=2.0,
+        estimate=True,
+        source=_T1,
+        name="rapid contraction rate",
+    )
+    b.parameter(
+        "FB",
+        0.0079,
+        unit="dimensionless",
+        lower=1e-5,
+        upper=0.5,
+        estimate=True,
+        source=_T1,
+        name="fraction entering persistence",
+    )
+    b.parameter(
+        "beta",
+        0.0032,
+        unit="1/d",
+        lower=1e-5,
+        upper=0.1,
+        estimate=True,
+        source=_T1,
+        name="slow persistence decline rate",
+    )
+    b.parameter(
+        "sigma_tg",
+        0.56,
+        unit="log-scale SD",
+        lower=0.05,
+        upper=2.0,
+        source=_T1 + " (residual error, log scale)",
+        name="transgene noise",
+    )
+    b.parameter(
+        "rho",
+        0.889,
+        unit="1/d",
+        constant=False,
+        source="Stein 2019 Fig. 2: rho = ln(foldx)/Tmax (derived)",
+        name="expansion rate",
+    )
+    b.assign("rho", "log(foldx)/Tmax")
+    b.parameter(
+        "k_il6",
+        0.02,
+        unit="pg/mL per (copies/ug)",
+        lower=0.0,
+        upper=10.0,
+        source=_EXT,
+        name="IL-6 release per expanding CAR-T",
+    )
+    b.parameter(
+        "il6_base",
+        5.0,
+        unit="pg/mL",
+        lower=0.1,
+        upper=50.0,
+        source=_EXT + " (normal serum IL-6 < 7 pg/mL)",
+        name="baseline IL-6",
+    )
     b.parameter("k_deg", 2.0, unit="1/d", lower=0.1, upper=20.0, source=_EXT, name="IL-6 clearance")
-    b.parameter("eps_toci", 0.0, unit="dimensionless", lower=0.0, upper=1.0, log_scale=False, source="intervention input (extension)", name="blockade efficacy")
-    b.parameter("t_toci", 1.0e6, unit="d", lower=0.0, upper=1e6, log_scale=False, source="intervention input (default never)", name="blockade start")
-    b.parameter("sigma_il6", 0.5, unit="log-scale SD", lower=0.05, upper=2.0, source="assumed", name="IL-6 noise")
+    b.parameter(
+        "eps_toci",
+        0.0,
+        unit="dimensionless",
+        lower=0.0,
+        upper=1.0,
+        log_scale=False,
+        source="intervention input (extension)",
+        name="blockade efficacy",
+    )
+    b.parameter(
+        "t_toci",
+        1.0e6,
+        unit="d",
+        lower=0.0,
+        upper=1e6,
+        log_scale=False,
+        source="intervention input (default never)",
+        name="blockade start",
+    )
+    b.parameter(
+        "sigma_il6",
+        0.5,
+        unit="log-scale SD",
+        lower=0.05,
+        upper=2.0,
+        source="assumed",
+        name="IL-6 noise",
+    )
     b.state("E", 6.15, "piecewise(rho*E, time < Tmax, -alpha*E)", unit="copies/ug")
     b.state("M", 0.0, "-beta*M", unit="copies/ug")
-    b.state("IL6", 5.0, "k_deg*il6_base + (1 - piecewise(eps_toci, time >= t_toci, 0))*k_il6*piecewise(rho*E, time < Tmax, 0)"
-                        " - k_deg*IL6", unit="pg/mL")
+    b.state(
+        "IL6",
+        5.0,
+        "k_deg*il6_base + (1 - piecewise(eps_toci, time >= t_toci, 0))*k_il6*piecewise(rho*E, time < Tmax, 0)"
+        " - k_deg*IL6",
+        unit="pg/mL",
+    )
     b.initial("E", "Cmax/foldx")
     b.initial("IL6", "il6_base")
     b.event("contraction", "time >= Tmax", {"E": "(1 - FB)*E", "M": "M + FB*E"})
     b.observable("transgene", "E + M", noise="lognormal", sigma="sigma_tg", unit="copies/ug")
     b.observable("il6", "IL6", noise="lognormal", sigma="sigma_il6", unit="pg/mL")
-    b.meta(citation=METADATA.citation, doi=METADATA.doi, pubmed=METADATA.pubmed, licence=METADATA.licence)
-    b.notes("Effector CAR-T cells E expand at rho = ln(foldx)/Tmax until Tmax; then a fraction FB becomes a memory-like "
-            "pool M declining at beta while the rest contracts at alpha (Stein 2019 Fig. 2). IL-6 release proportional "
-            "to the expansion flux is an immunetwin extension.")
+    b.meta(
+        citation=METADATA.citation,
+        doi=METADATA.doi,
+        pubmed=METADATA.pubmed,
+        licence=METADATA.licence,
+    )
+    b.notes(
+        "Effector CAR-T cells E expand at rho = ln(foldx)/Tmax until Tmax; then a fraction FB becomes a memory-like "
+        "pool M declining at beta while the rest contracts at alpha (Stein 2019 Fig. 2). IL-6 release proportional "
+        "to the expansion flux is an immunetwin extension."
+    )
     return b.build()

@@ -29,11 +29,17 @@ MALIGNANT = Term(id="CL:0001063", label="neoplastic cell", qualifier="isVersionO
 
 VIRAL_PROCESS = Term(id="GO:0016032", label="viral process", qualifier="isVersionOf")
 VIRION = Term(id="GO:0019012", label="virion", qualifier="isVersionOf")
-IFN_SIGNALLING = Term(id="GO:0060337", label="type I interferon-mediated signaling pathway", qualifier="isVersionOf")
+IFN_SIGNALLING = Term(
+    id="GO:0060337", label="type I interferon-mediated signaling pathway", qualifier="isVersionOf"
+)
 DEFENSE_VIRUS = Term(id="GO:0051607", label="defense response to virus", qualifier="isVersionOf")
 INFLAMMATION = Term(id="GO:0006954", label="inflammatory response", qualifier="isVersionOf")
-NEG_INFLAMMATION = Term(id="GO:0050728", label="negative regulation of inflammatory response", qualifier="isVersionOf")
+NEG_INFLAMMATION = Term(
+    id="GO:0050728", label="negative regulation of inflammatory response", qualifier="isVersionOf"
+)
 CELL_DEATH = Term(id="GO:0008219", label="cell death", qualifier="isVersionOf")
-ANTIBODY = Term(id="GO:0042571", label="immunoglobulin complex, circulating", qualifier="isVersionOf")
+ANTIBODY = Term(
+    id="GO:0042571", label="immunoglobulin complex, circulating", qualifier="isVersionOf"
+)
 T_CYTOTOX = Term(id="GO:0001913", label="T cell mediated cytotoxicity", qualifier="isVersionOf")
 IL6 = Term(id="PR:000001393", label="interleukin-6", qualifier="isVersionOf")
