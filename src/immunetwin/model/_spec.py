@@ -261,7 +261,7 @@ def _canon(obj: Any) -> Any:
     return obj
 
 
-@dataclass(**_FROZEN)
+@dataclass(frozen=True, kw_only=True)
 class ModelSpec:
     """A complete, immutable model specification.
 
@@ -465,9 +465,13 @@ class ModelSpec:
         return out
 
     def hash(self) -> str:
-        """Stable sha256 content hash (hex) of the specification."""
-        blob = json.dumps(self.to_canonical(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()
+        """Stable sha256 content hash (hex) of the specification (computed once, then memoised)."""
+        cached: str | None = self.__dict__.get("_hash")
+        if cached is None:
+            blob = json.dumps(self.to_canonical(), sort_keys=True, separators=(",", ":"))
+            cached = hashlib.sha256(blob.encode()).hexdigest()
+            object.__setattr__(self, "_hash", cached)
+        return cached
 
     def replace(self, **changes: Any) -> ModelSpec:
         """A copy with some fields changed (validated again)."""

@@ -97,7 +97,7 @@ def _table(values: ParamsLike, what: str) -> tuple[int, dict[str, np.ndarray[Any
 
 def _param_matrix(
     cm: CompiledModel, spec: ModelSpec, params: ParamsLike, initial: ParamsLike
-) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], pd.DataFrame]:
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], tuple[tuple[str, ...], np.ndarray[Any, Any]]]:
     n_p, pcols = _table(params, "parameter")
     n_i, icols = _table(initial, "initial value")
     if n_p > 1 and n_i > 1 and n_p != n_i:
@@ -140,8 +140,7 @@ def _param_matrix(
         else:
             ps[:, j] = col
     shown = [j for j, kd in enumerate(cm.slot_kinds) if kd in ("parameter", "compartment")]
-    table = pd.DataFrame(ps[:, shown], columns=[cm.slots[j] for j in shown])
-    return ps, x0, table
+    return ps, x0, (tuple(cm.slots[j] for j in shown), ps[:, shown])
 
 
 def simulate(
@@ -254,7 +253,8 @@ def simulate(
         times=tout,
         names=cm.outputs,
         values=y,
-        params=table,
+        param_names=table[0],
+        param_values=table[1],
         sensitivity_params=sens_names,
         sensitivities=dy if sens_names else None,
         failures=failures,
@@ -312,13 +312,15 @@ def _simulate_roadrunner(
         opts.max_steps,
     )
     base = {p.id: p.value for p in spec.parameters} | {c.id: c.size for c in spec.compartments}
-    table = pd.DataFrame([{**base, **ps} for ps in param_sets])
+    names = tuple(base)
+    table = (names, np.array([[{**base, **ps}[k] for k in names] for ps in param_sets], dtype=float))
     traj = Trajectory(
         model=spec.id,
         times=tout,
         names=flat.outputs,
         values=values,
-        params=table,
+        param_names=table[0],
+        param_values=table[1],
         failures=tuple(MemberFailure(m, r, t) for m, r, t in fails),
         backend="roadrunner",
         kinds=flat.output_kinds,

@@ -80,6 +80,17 @@ class _Printer(PythonCodePrinter):  # type: ignore[misc]
         a = self._print(expr.args[0])
         return f"(0.0 if ({a}) == 0 else math.copysign(1.0, {a}))"
 
+    def _print_gamma(self, expr: sp.Basic) -> str:
+        return f"math.gamma({self._print(expr.args[0])})"
+
+    def _print_polygamma(self, expr: sp.Basic) -> str:
+        # only reached through derivatives of factorial/gamma; digamma by a central difference
+        order, x = expr.args
+        if order != 0:
+            return "math.nan"
+        a = self._print(x)
+        return f"((math.lgamma(({a}) + 1e-6) - math.lgamma(({a}) - 1e-6)) / 2e-6)"
+
     def _print_factorial(self, expr: sp.Basic) -> str:
         return f"math.gamma(({self._print(expr.args[0])}) + 1.0)"
 
@@ -212,6 +223,9 @@ def _diff(expr: sp.Basic, sym: sp.Symbol) -> sp.Basic:
     if sym not in expr.free_symbols:
         return sp.Integer(0)
     d = sp.diff(expr, sym)
+    if d.has(sp.Subs):
+        d = d.doit()
+        d = d.replace(lambda e: isinstance(e, sp.Subs), lambda e: sp.Integer(0))
     return d
 
 
@@ -348,6 +362,18 @@ class CompiledModel:
 
 
 _MEMO: dict[str, CompiledModel] = {}
+_FINGERPRINT: list[str] = []
+
+
+def _generator_fingerprint() -> str:
+    """Hash of the code generator itself, so a changed generator never reuses stale cached code."""
+    if not _FINGERPRINT:
+        here = Path(__file__).resolve().parent
+        h = hashlib.sha256(CODEGEN_VERSION.encode())
+        for name in ("_codegen.py", "_flatten.py"):
+            h.update((here / name).read_bytes())
+        _FINGERPRINT.append(h.hexdigest()[:16])
+    return _FINGERPRINT[0]
 _LOCK = threading.Lock()
 
 
@@ -382,7 +408,7 @@ def compile_model(
 ) -> CompiledModel:
     """Compile ``spec`` (or load it from the memory or disk cache)."""
     variant = "s" if sensitivities else "b"
-    raw = f"{spec.hash()}|{variant}|{','.join(outputs)}|{CODEGEN_VERSION}"
+    raw = f"{spec.hash()}|{variant}|{','.join(outputs)}|{_generator_fingerprint()}"
     key = hashlib.sha256(raw.encode()).hexdigest()[:24]
     with _LOCK:
         if key in _MEMO:

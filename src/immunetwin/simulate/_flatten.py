@@ -80,13 +80,16 @@ def flatten(spec: ModelSpec, *, extra_outputs: tuple[str, ...] = ()) -> FlatMode
         for f in spec.functions
     }
 
-    def expand(expr: sp.Basic) -> sp.Basic:
-        for _ in range(50):
-            calls = [c for c in expr.atoms(sp.Function) if c.func.__name__ in funcs]
-            if not calls:
-                return expr
-            expr = expr.xreplace({c: funcs[c.func.__name__](*c.args) for c in calls})
-        raise ModelError(f"model '{spec.id}': function definitions nest too deeply (recursion?)")
+    def expand(expr: sp.Basic, depth: int = 0) -> sp.Basic:
+        """Inline user function calls, innermost first (so a boolean call can be a condition)."""
+        if depth > 50:
+            raise ModelError(f"model '{spec.id}': function definitions nest too deeply (recursion?)")
+        if not expr.args or not any(c.func.__name__ in funcs for c in expr.atoms(sp.Function)):
+            return expr
+        args = [expand(a, depth) for a in expr.args]
+        if isinstance(expr, sp.Function) and expr.func.__name__ in funcs:
+            return expand(funcs[expr.func.__name__](*args), depth + 1)
+        return expr.func(*args)
 
     assigned = {a.variable: expand(a.expr) for a in spec.assignment_rules}
     rated = {r.variable: expand(r.expr) for r in spec.rate_rules}
@@ -95,6 +98,7 @@ def flatten(spec: ModelSpec, *, extra_outputs: tuple[str, ...] = ()) -> FlatMode
     species = {s.id: s for s in spec.species}
     comps = {c.id: c for c in spec.compartments}
     params = {p.id: p for p in spec.parameters}
+    reactions = {r.id: r for r in spec.reactions}
 
     # stoichiometry sources: species references with ids behave as variables
     sref_value: dict[str, float] = {}
@@ -103,8 +107,9 @@ def flatten(spec: ModelSpec, *, extra_outputs: tuple[str, ...] = ()) -> FlatMode
             if ref.id:
                 st = ref.stoichiometry
                 sref_value[ref.id] = float(st) if not isinstance(st, sp.Basic) else float("nan")
-                if isinstance(st, sp.Basic) and ref.id not in initial_assign:
-                    initial_assign[ref.id] = expand(st)
+                if isinstance(st, sp.Basic) and ref.id not in assigned and ref.id not in rated:
+                    # stoichiometryMath holds at all times (an assignment, not an initial value)
+                    assigned[ref.id] = expand(st)
 
     reaction_species: set[str] = set()
     for r in spec.reactions:
@@ -159,6 +164,12 @@ def flatten(spec: ModelSpec, *, extra_outputs: tuple[str, ...] = ()) -> FlatMode
             states.append(vid)
             kinds.append("value")
 
+    if not states:
+        # a model with no differential state (rules only): integrate a silent clock state
+        states.append("__clock")
+        kinds.append("value")
+        rated["__clock"] = sp.Integer(0)
+        add_slot("__clock", 0.0, "internal")
     xs = tuple(_sym("x", i) for i in range(len(states)))
     ps = tuple(_sym("p", j) for j in range(len(slots)))
     state_index = {s: i for i, s in enumerate(states)}
@@ -191,9 +202,15 @@ def flatten(spec: ModelSpec, *, extra_outputs: tuple[str, ...] = ()) -> FlatMode
                     out = xi
             elif vid in species:
                 s = species[vid]
-                # constant/boundary species: value fixed at its initial value
-                out = init_value(vid)
-                del s
+                # a species nothing changes keeps its amount (its concentration follows its
+                # compartment's size when that varies)
+                comp = s.compartment
+                if s.has_only_substance_units or (comp not in state_index and comp not in assigned):
+                    out = init_value(vid)
+                else:
+                    out = init_value(vid) * init_value(comp) / value(comp)
+            elif vid in reactions:
+                out = resolve(reactions[vid].rate)  # a reaction id in math is its rate
             elif vid in initial_assign:
                 # a constant set by an initial assignment keeps its initial value
                 out = init_value(vid)
@@ -333,40 +350,24 @@ def flatten(spec: ModelSpec, *, extra_outputs: tuple[str, ...] = ()) -> FlatMode
             lambda e: sp.Function("__rateof_" + e.args[0].name)(TIME),
         )
 
+    def demark(expr: sp.Basic) -> sp.Basic:
+        """Replace rateOf markers by the derivatives they stand for (which may hold markers)."""
+        for _ in range(20):
+            markers = [f for f in expr.atoms(sp.Function) if f.func.__name__.startswith("__rateof_")]
+            if not markers:
+                return expr
+            expr = expr.xreplace({f: rate_of_id(f.func.__name__[len("__rateof_") :]) for f in markers})
+        raise UnsupportedFeature("rateOf cycle", spec.id)
+
     def finish(expr: sp.Basic) -> sp.Basic:
         """Resolve an expression that may contain rateOf(id)."""
-        expr = pre_rate(expand(expr))
-        out = resolve(expr)
-        markers = [f for f in out.atoms(sp.Function) if f.func.__name__.startswith("__rateof_")]
-        if markers:
-            out = out.xreplace(
-                {f: rate_of_id(f.func.__name__[len("__rateof_") :]) for f in markers}
-            )
-        return out
+        return demark(resolve(pre_rate(expand(expr))))
 
-    # rules and rates may use rateOf: re-resolve them through finish()
     for k in list(assigned):
         assigned[k] = pre_rate(assigned[k])
     for k in list(rated):
         rated[k] = pre_rate(rated[k])
-    rhs = []
-    for vid in states:
-        expr = rhs_of(vid)
-        markers = [f for f in expr.atoms(sp.Function) if f.func.__name__.startswith("__rateof_")]
-        if markers:
-            expr = expr.xreplace(
-                {f: rate_of_id(f.func.__name__[len("__rateof_") :]) for f in markers}
-            )
-            if any(f.func.__name__.startswith("__rateof_") for f in expr.atoms(sp.Function)):
-                raise UnsupportedFeature("nested rateOf", vid)
-        rhs.append(expr)
-    # fix value_of entries that captured markers
-    for k, v in list(value_of.items()):
-        markers = [f for f in v.atoms(sp.Function) if f.func.__name__.startswith("__rateof_")]
-        if markers:
-            value_of[k] = v.xreplace(
-                {f: rate_of_id(f.func.__name__[len("__rateof_") :]) for f in markers}
-            )
+    rhs = [demark(rhs_of(vid)) for vid in states]
 
     # --- initial state
     init = []
@@ -387,7 +388,7 @@ def flatten(spec: ModelSpec, *, extra_outputs: tuple[str, ...] = ()) -> FlatMode
     for s in spec.species:
         outputs.append(s.id)
         out_kinds.append("species")
-        out_exprs.append(value(s.id))
+        out_exprs.append(demark(value(s.id)))
     for o in spec.observables:
         outputs.append(o.id)
         out_kinds.append("observable")
@@ -406,7 +407,7 @@ def flatten(spec: ModelSpec, *, extra_outputs: tuple[str, ...] = ()) -> FlatMode
             )
             outputs.append(name)
             out_kinds.append("amount")
-            out_exprs.append(expr)
+            out_exprs.append(demark(expr))
             continue
         if name not in ids or ids[name] in ("reaction", "function", "event"):
             if name in ids and ids[name] == "reaction":
@@ -420,7 +421,7 @@ def flatten(spec: ModelSpec, *, extra_outputs: tuple[str, ...] = ()) -> FlatMode
             )
         outputs.append(name)
         out_kinds.append("rule" if name in assigned else ids[name])
-        out_exprs.append(value(name))
+        out_exprs.append(demark(value(name)))
 
     # --- events
     fevents = []

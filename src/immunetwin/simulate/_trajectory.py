@@ -47,8 +47,10 @@ class Trajectory:
         Output names (species, observables and requested extra ids), in column order.
     values : numpy.ndarray
         Shape ``(N, T, m)``; rows of failed members are NaN (see :attr:`failures`).
-    params : pandas.DataFrame
-        The N parameter sets used (one row each, columns by parameter id).
+    param_names : tuple of str
+        Ids of the parameters (and compartments) in :attr:`param_values`.
+    param_values : numpy.ndarray
+        Shape ``(N, P)``: the N parameter sets used (see :attr:`params` for a table).
     sensitivity_params : tuple of str
         Parameters of the sensitivities (empty when none were asked for).
     sensitivities : numpy.ndarray or None
@@ -63,7 +65,8 @@ class Trajectory:
     times: np.ndarray[Any, Any]
     names: tuple[str, ...]
     values: np.ndarray[Any, Any]
-    params: pd.DataFrame
+    param_names: tuple[str, ...]
+    param_values: np.ndarray[Any, Any]
     sensitivity_params: tuple[str, ...] = ()
     sensitivities: np.ndarray[Any, Any] | None = None
     failures: tuple[MemberFailure, ...] = ()
@@ -76,9 +79,15 @@ class Trajectory:
         object.__setattr__(self, "values", _readonly(np.asarray(self.values, dtype=float)))
         if self.sensitivities is not None:
             object.__setattr__(self, "sensitivities", _readonly(self.sensitivities))
+        object.__setattr__(self, "param_values", _readonly(np.asarray(self.param_values, dtype=float)))
         n, t, m = self.values.shape
         if t != self.times.shape[0] or m != len(self.names):
             raise ValueError("Trajectory: values shape does not match times and names")
+
+    @property
+    def params(self) -> pd.DataFrame:
+        """The N parameter sets used, one row each, columns by parameter id."""
+        return pd.DataFrame(self.param_values, columns=list(self.param_names))
 
     # ------------------------------------------------------------------ shape
     @property
@@ -104,7 +113,7 @@ class Trajectory:
                 model=self.model,
                 member=f.member if self.n_members > 1 else None,
                 time=f.time,
-                params={str(k): float(v) for k, v in self.params.iloc[f.member].items()},
+                params=dict(zip(self.param_names, map(float, self.param_values[f.member]), strict=True)),
             )
 
     def index(self, name: str) -> int:
@@ -141,7 +150,8 @@ class Trajectory:
             self.times,
             self.names,
             self.values[i : i + 1],
-            self.params.iloc[i : i + 1].reset_index(drop=True),
+            self.param_names,
+            self.param_values[i : i + 1],
             self.sensitivity_params,
             sens,
             fails,
@@ -161,6 +171,7 @@ class Trajectory:
             df = pd.DataFrame(self.values[i], columns=list(self.names))
             df.insert(0, "time", self.times)
             return df
+        object.__setattr__(self, "param_values", _readonly(np.asarray(self.param_values, dtype=float)))
         n, t, m = self.values.shape
         df = pd.DataFrame(self.values.reshape(n * t, m), columns=list(self.names))
         df.insert(0, "time", np.tile(self.times, n))
@@ -175,8 +186,8 @@ class Trajectory:
             name: (("member", "time"), self.values[:, :, j]) for j, name in enumerate(self.names)
         }
         ds = xr.Dataset(data, coords={"member": np.arange(self.n_members), "time": self.times})
-        for col in self.params.columns:
-            ds.coords[f"param_{col}"] = ("member", self.params[col].to_numpy())
+        for j, col in enumerate(self.param_names):
+            ds.coords[f"param_{col}"] = ("member", self.param_values[:, j])
         ds.attrs["model"] = self.model
         ds.attrs["backend"] = self.backend
         return ds
