@@ -247,7 +247,7 @@ class CalibrationProblem:
         solver: SolverOptions | None = None,
         t0: float = 0.0,
     ) -> None:
-        from ..simulate._codegen import compile_model
+        from ..simulate import compile_model
 
         if not isinstance(model, ModelSpec):
             raise FitError("CalibrationProblem: model must be a ModelSpec")
@@ -919,8 +919,7 @@ class CalibrationProblem:
         self, theta: Array, *, sensitivities: bool = True, times: Array | None = None
     ) -> tuple[Array, Array | None, Array, Array]:
         """Simulate a batch: ``(Y (N,T,m), dY/dslot (N,T,m,k_ode) or None, PS (N,P), ok (N,))``."""
-        from ..simulate._api import _METHOD_CODE
-        from ..simulate._solvers import solve_batch
+        from ..simulate import method_code
 
         th = np.atleast_2d(np.asarray(theta, dtype=float))
         N = th.shape[0]
@@ -932,29 +931,15 @@ class CalibrationProblem:
         tout = self._times if times is None else np.asarray(times, dtype=float)
         sidx = self._ode_slots if sensitivities else np.zeros(0, dtype=np.int64)
         opts = self._solver
-        y, dy, status, _ = solve_batch(  # type: ignore[no-untyped-call]
-            cm.fn,
-            cm.n_states,
-            len(cm.outputs),
-            len(cm.slots),
-            len(cm.events),
-            self._t0,
+        y, dy, status, _ = cm.run(
             tout,
-            np.full((N, cm.n_states), np.nan),
             ps,
-            _METHOD_CODE[opts.method],
-            opts.rtol,
-            opts.atol,
-            opts.max_steps,
-            0.0,
-            sidx,
-            cm.ev_persistent,
-            cm.ev_initial_value,
-            cm.ev_from_trigger,
-            cm.ev_has_delay,
-            cm.ev_has_priority,
-            cm.ev_n_assign,
-            cm.ev_time_only,
+            sens_idx=sidx,
+            method=method_code(opts.method),
+            rtol=opts.rtol,
+            atol=opts.atol,
+            max_steps=opts.max_steps,
+            t0=self._t0,
             parallel=bool(opts.parallel and N >= 128),
         )
         ok = (status == 0) & np.all(np.isfinite(y.reshape(N, -1)), axis=1)

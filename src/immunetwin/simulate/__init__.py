@@ -3,7 +3,10 @@
 from ._api import Backend as Backend
 from ._api import Method as Method
 from ._api import SolverOptions as SolverOptions
+from ._api import method_code as method_code
 from ._api import simulate as simulate
+from ._codegen import CompiledModel as CompiledModel
 from ._codegen import cache_dir as cache_dir
+from ._codegen import compile_model as compile_model
 from ._trajectory import MemberFailure as MemberFailure
 from ._trajectory import Trajectory as Trajectory

@@ -15,7 +15,7 @@ from ..model import ModelSpec
 from ._codegen import CompiledModel, compile_model
 from ._trajectory import MemberFailure, Trajectory
 
-__all__ = ["Backend", "Method", "SolverOptions", "simulate"]
+__all__ = ["Backend", "Method", "SolverOptions", "method_code", "simulate"]
 
 ParamsLike = (
     Mapping[str, float] | Mapping[str, Sequence[float] | np.ndarray[Any, Any]] | pd.DataFrame | None
@@ -40,6 +40,11 @@ class Method(StrEnum):
 
 
 _METHOD_CODE = {Method.AUTO: 0, Method.STIFF: 1, Method.NONSTIFF: 2}
+
+
+def method_code(method: Method | str) -> int:
+    """The solver's integer code of ``method`` (for :meth:`CompiledModel.run`)."""
+    return _METHOD_CODE[Method(method)]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,7 +102,9 @@ def _table(values: ParamsLike, what: str) -> tuple[int, dict[str, np.ndarray[Any
 
 def _param_matrix(
     cm: CompiledModel, spec: ModelSpec, params: ParamsLike, initial: ParamsLike
-) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], tuple[tuple[str, ...], np.ndarray[Any, Any]]]:
+) -> tuple[
+    np.ndarray[Any, Any], np.ndarray[Any, Any], tuple[tuple[str, ...], np.ndarray[Any, Any]]
+]:
     n_p, pcols = _table(params, "parameter")
     n_i, icols = _table(initial, "initial value")
     if n_p > 1 and n_i > 1 and n_p != n_i:
@@ -213,31 +220,18 @@ def simulate(
         bad = [e for e, ok in zip(cm.events, cm.ev_time_only, strict=True) if not ok]
         raise UnsupportedFeature("sensitivities across state-triggered events", ",".join(bad))
     sens_idx = np.asarray([slot_index[s] for s in sens_names], dtype=np.int64)
-    from ._solvers import STATUS_MESSAGES, solve_batch
+    from ._solvers import STATUS_MESSAGES
 
-    y, dy, status, t_reached = solve_batch(
-        cm.fn,
-        cm.n_states,
-        len(cm.outputs),
-        len(cm.slots),
-        len(cm.events),
-        float(t0),
+    y, dy, status, t_reached = cm.run(
         tout,
-        x0,
         ps,
-        _METHOD_CODE[Method(opts.method)],
-        opts.rtol,
-        opts.atol,
-        opts.max_steps,
-        0.0,
-        sens_idx,
-        cm.ev_persistent,
-        cm.ev_initial_value,
-        cm.ev_from_trigger,
-        cm.ev_has_delay,
-        cm.ev_has_priority,
-        cm.ev_n_assign,
-        cm.ev_time_only,
+        x0=x0,
+        sens_idx=sens_idx,
+        method=_METHOD_CODE[Method(opts.method)],
+        rtol=opts.rtol,
+        atol=opts.atol,
+        max_steps=opts.max_steps,
+        t0=float(t0),
         parallel=opts.parallel,
     )
     failures = tuple(
@@ -313,7 +307,10 @@ def _simulate_roadrunner(
     )
     base = {p.id: p.value for p in spec.parameters} | {c.id: c.size for c in spec.compartments}
     names = tuple(base)
-    table = (names, np.array([[{**base, **ps}[k] for k in names] for ps in param_sets], dtype=float))
+    table = (
+        names,
+        np.array([[{**base, **ps}[k] for k in names] for ps in param_sets], dtype=float),
+    )
     traj = Trajectory(
         model=spec.id,
         times=tout,

@@ -83,7 +83,9 @@ def flatten(spec: ModelSpec, *, extra_outputs: tuple[str, ...] = ()) -> FlatMode
     def expand(expr: sp.Basic, depth: int = 0) -> sp.Basic:
         """Inline user function calls, innermost first (so a boolean call can be a condition)."""
         if depth > 50:
-            raise ModelError(f"model '{spec.id}': function definitions nest too deeply (recursion?)")
+            raise ModelError(
+                f"model '{spec.id}': function definitions nest too deeply (recursion?)"
+            )
         if not expr.args or not any(c.func.__name__ in funcs for c in expr.atoms(sp.Function)):
             return expr
         args = [expand(a, depth) for a in expr.args]
@@ -353,10 +355,14 @@ def flatten(spec: ModelSpec, *, extra_outputs: tuple[str, ...] = ()) -> FlatMode
     def demark(expr: sp.Basic) -> sp.Basic:
         """Replace rateOf markers by the derivatives they stand for (which may hold markers)."""
         for _ in range(20):
-            markers = [f for f in expr.atoms(sp.Function) if f.func.__name__.startswith("__rateof_")]
+            markers = [
+                f for f in expr.atoms(sp.Function) if f.func.__name__.startswith("__rateof_")
+            ]
             if not markers:
                 return expr
-            expr = expr.xreplace({f: rate_of_id(f.func.__name__[len("__rateof_") :]) for f in markers})
+            expr = expr.xreplace(
+                {f: rate_of_id(f.func.__name__[len("__rateof_") :]) for f in markers}
+            )
         raise UnsupportedFeature("rateOf cycle", spec.id)
 
     def finish(expr: sp.Basic) -> sp.Basic:

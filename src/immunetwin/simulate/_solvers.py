@@ -131,12 +131,14 @@ def _dense_eval(dmeth, theta, naug, D, out):
     if dmeth == METHOD_STIFF:
         for q in range(naug):
             out[q] = th1 * D[0 * naug + q] + theta * (
-                D[1 * naug + q] + th1 * (D[2 * naug + q] + theta * (D[3 * naug + q] + theta * D[4 * naug + q]))
+                D[1 * naug + q]
+                + th1 * (D[2 * naug + q] + theta * (D[3 * naug + q] + theta * D[4 * naug + q]))
             )
     else:
         for q in range(naug):
             out[q] = D[0 * naug + q] + theta * (
-                D[1 * naug + q] + th1 * (D[2 * naug + q] + theta * (D[3 * naug + q] + th1 * D[4 * naug + q]))
+                D[1 * naug + q]
+                + th1 * (D[2 * naug + q] + theta * (D[3 * naug + q] + th1 * D[4 * naug + q]))
             )
 
 
@@ -428,7 +430,9 @@ def _integrate(
                 while (hi - lo) * h_try > tol:
                     mid = 0.5 * (lo + hi)
                     _dense_eval(dmeth, mid, naug, D, zd)
-                    call_model(f, TRIGGERS, 0, t + mid * h_try, ptr(zd, 0), ptr(p, 0), ptr(trig_now, 0))
+                    call_model(
+                        f, TRIGGERS, 0, t + mid * h_try, ptr(zd, 0), ptr(p, 0), ptr(trig_now, 0)
+                    )
                     dif = False
                     for e in range(ne):
                         if (trig_now[e] > 0.5) != (trig_prev[e] > 0.5):

@@ -79,7 +79,9 @@ class Trajectory:
         object.__setattr__(self, "values", _readonly(np.asarray(self.values, dtype=float)))
         if self.sensitivities is not None:
             object.__setattr__(self, "sensitivities", _readonly(self.sensitivities))
-        object.__setattr__(self, "param_values", _readonly(np.asarray(self.param_values, dtype=float)))
+        object.__setattr__(
+            self, "param_values", _readonly(np.asarray(self.param_values, dtype=float))
+        )
         n, t, m = self.values.shape
         if t != self.times.shape[0] or m != len(self.names):
             raise ValueError("Trajectory: values shape does not match times and names")
@@ -113,7 +115,9 @@ class Trajectory:
                 model=self.model,
                 member=f.member if self.n_members > 1 else None,
                 time=f.time,
-                params=dict(zip(self.param_names, map(float, self.param_values[f.member]), strict=True)),
+                params=dict(
+                    zip(self.param_names, map(float, self.param_values[f.member]), strict=True)
+                ),
             )
 
     def index(self, name: str) -> int:
@@ -171,7 +175,9 @@ class Trajectory:
             df = pd.DataFrame(self.values[i], columns=list(self.names))
             df.insert(0, "time", self.times)
             return df
-        object.__setattr__(self, "param_values", _readonly(np.asarray(self.param_values, dtype=float)))
+        object.__setattr__(
+            self, "param_values", _readonly(np.asarray(self.param_values, dtype=float))
+        )
         n, t, m = self.values.shape
         df = pd.DataFrame(self.values.reshape(n * t, m), columns=list(self.names))
         df.insert(0, "time", np.tile(self.times, n))
