@@ -12,7 +12,7 @@ import math
 
 from numba import njit
 
-from ._rodas import call_model, aug_rhs, ptr  # noqa: F401
+from ._rodas import aug_rhs, call_model, ptr  # noqa: F401
 
 C2, C3, C4, C5 = 0.2, 0.3, 0.8, 8.0 / 9.0
 A21 = 0.2

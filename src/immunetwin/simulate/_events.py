@@ -135,8 +135,8 @@ def process_due(
                 off = n + j * n
                 for i in range(n):
                     s_ = edp[i * P + col]
-                    for l in range(n):
-                        s_ += edx[i * n + l] * z[off + l]
+                    for ll in range(n):
+                        s_ += edx[i * n + ll] * z[off + ll]
                     stmp[i] = s_
                 for i in range(n):
                     z[off + i] = stmp[i]

@@ -70,8 +70,6 @@ def _sym(prefix: str, i: int) -> sp.Symbol:
 
 def flatten(spec: ModelSpec, *, extra_outputs: tuple[str, ...] = ()) -> FlatModel:  # noqa: C901
     """Flatten ``spec``; raise :class:`UnsupportedFeature` for what the engine cannot simulate."""
-    if spec.algebraic_rules:
-        raise UnsupportedFeature("AlgebraicRule", f"algebraic_rule[0] of '{spec.id}'")
     for where, expr in spec.expressions():
         if expr.has(DELAY):
             raise UnsupportedFeature("the delay() function", where)
@@ -86,17 +84,20 @@ def flatten(spec: ModelSpec, *, extra_outputs: tuple[str, ...] = ()) -> FlatMode
             raise ModelError(
                 f"model '{spec.id}': function definitions nest too deeply (recursion?)"
             )
+        if isinstance(expr, sp.Function) and expr.func.__name__ in funcs:
+            args = [expand(a, depth) for a in expr.args]
+            return expand(funcs[expr.func.__name__](*args), depth + 1)
         if not expr.args or not any(c.func.__name__ in funcs for c in expr.atoms(sp.Function)):
             return expr
-        args = [expand(a, depth) for a in expr.args]
-        if isinstance(expr, sp.Function) and expr.func.__name__ in funcs:
-            return expand(funcs[expr.func.__name__](*args), depth + 1)
-        return expr.func(*args)
+        return expr.func(*[expand(a, depth) for a in expr.args])
 
     assigned = {a.variable: expand(a.expr) for a in spec.assignment_rules}
     rated = {r.variable: expand(r.expr) for r in spec.rate_rules}
     initial_assign = {a.variable: expand(a.expr) for a in spec.initial_assignments}
     event_targets = {ea.variable for e in spec.events for ea in e.assignments}
+    if spec.algebraic_rules:
+        assigned.update(_solve_algebraic(spec, [expand(a.expr) for a in spec.algebraic_rules], assigned, rated,
+                                         event_targets))
     species = {s.id: s for s in spec.species}
     comps = {c.id: c for c in spec.compartments}
     params = {p.id: p for p in spec.parameters}
@@ -153,7 +154,8 @@ def flatten(spec: ModelSpec, *, extra_outputs: tuple[str, ...] = ()) -> FlatMode
             )
             if vid in reaction_species or vid in rated or vid in event_targets:
                 states.append(vid)
-                kinds.append("amount" if vid in reaction_species else "value")
+                # species keep their amount as state unless a rate rule drives their value
+                kinds.append("value" if vid in rated else "amount")
             continue
         if kind == "compartment":
             number = comps[vid].size
@@ -263,6 +265,8 @@ def flatten(spec: ModelSpec, *, extra_outputs: tuple[str, ...] = ()) -> FlatMode
                     out = declared
             elif vid in slot_index:
                 out = ps[slot_index[vid]]
+            elif vid in reactions:
+                out = init_resolve(reactions[vid].rate)
             else:
                 raise ModelError(f"model '{spec.id}': unknown id '{vid}'")
         finally:
@@ -444,6 +448,8 @@ def flatten(spec: ModelSpec, *, extra_outputs: tuple[str, ...] = ()) -> FlatMode
             i = state_index[ea.variable]
             v = finish(ea.expr)
             if kinds[i] == "amount" and not species[ea.variable].has_only_substance_units:
+                # concentration -> amount
+                # (in the compartment's size before the event, even if the event changes it)
                 v = v * value(species[ea.variable].compartment)
             targets.append(i)
             vals.append(v)
@@ -520,3 +526,51 @@ def _discontinuities(rhs: list[sp.Basic], constants: set[sp.Symbol]) -> list[Fla
                 )
             )
     return out
+
+
+def _solve_algebraic(
+    spec: ModelSpec,
+    exprs: list[sp.Basic],
+    assigned: dict[str, sp.Basic],
+    rated: dict[str, sp.Basic],
+    event_targets: set[str],
+) -> dict[str, sp.Basic]:
+    """Turn algebraic rules ``0 = f(...)`` into assignment rules where they solve explicitly.
+
+    The variables an algebraic rule determines are those that nothing else determines: not
+    constant, no rule, no reaction, no event. When the rules solve uniquely for them (sympy),
+    the solutions become assignment rules; otherwise the model needs a DAE solver, which the
+    compiled engine does not have.
+    """
+    reaction_species = {
+        ref.species for r in spec.reactions for ref in (*r.reactants, *r.products)
+    }
+    free: set[str] = set()
+    for p in spec.parameters:
+        if not p.constant:
+            free.add(p.id)
+    for c in spec.compartments:
+        if not c.constant:
+            free.add(c.id)
+    for s_ in spec.species:
+        if not s_.constant and (s_.boundary or s_.id not in reaction_species):
+            free.add(s_.id)
+    for r in spec.reactions:
+        for ref in (*r.reactants, *r.products):
+            if ref.id and not ref.constant:
+                free.add(ref.id)
+    free -= set(assigned) | set(rated) | event_targets
+    names: set[str] = set()
+    for e in exprs:
+        names |= {s.name for s in e.free_symbols if isinstance(s, sp.Symbol)} & free
+    unknowns = sorted(names)
+    if len(unknowns) != len(exprs):
+        raise UnsupportedFeature("AlgebraicRule (not explicitly solvable: a DAE)", spec.id)
+    syms = [sp.Symbol(n, real=True) for n in unknowns]
+    try:
+        sols = sp.solve(exprs, syms, dict=True)
+    except (NotImplementedError, TypeError, ValueError):
+        sols = []
+    if len(sols) != 1 or any(sym not in sols[0] for sym in syms):
+        raise UnsupportedFeature("AlgebraicRule (no unique explicit solution)", spec.id)
+    return {n: sols[0][sym] for n, sym in zip(unknowns, syms, strict=True)}

@@ -21,8 +21,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, types
 from llvmlite import ir
+from numba import njit, types
 from numba.extending import intrinsic
 
 RHS = 0
@@ -251,8 +251,8 @@ def sens_part(n, k, P, sens_idx, jb, fpb, z, out, ooff):
         off = n + j * n
         for i in range(n):
             s = fpb[i * P + col]
-            for l in range(n):
-                s += jb[i * n + l] * z[off + l]
+            for ll in range(n):
+                s += jb[i * n + ll] * z[off + ll]
             out[ooff + off + i] = s
 
 
@@ -350,8 +350,8 @@ def rodas_step(f, t, h, z, p, n, k, P, sens_idx, F0, J, dT, W, piv, K, zs, r, jb
                     off = n + j * n
                     for i in range(n):
                         s = fpb[i * P + col]
-                        for l in range(n):
-                            s += jb[i * n + l] * z[off + l]
+                        for ll in range(n):
+                            s += jb[i * n + ll] * z[off + ll]
                         r[off + i] += (s - F0[off + i]) * inv_eps
             for j in range(k):
                 lu_solve(W, n, piv, r, n + j * n)

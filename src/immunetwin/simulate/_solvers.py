@@ -1,8 +1,13 @@
 """Compiled ODE solvers for immunetwin model functions (see docs/engine.md).
 
 The solvers are compiled ONCE (numba, ``cache=True``) and take the model function -- a numba
-``cfunc`` with signature :data:`MODEL_SIG` -- as a first-class function argument, so a new model
-never recompiles them.
+``cfunc`` with signature :data:`MODEL_SIG` -- as a function pointer, so a new model never
+recompiles them. The public functions accept the ``cfunc`` (or its ``.address``); the compiled
+kernels receive the address as an int64 and call it through a raw C call (``_rodas.call_model``):
+handing numba's first-class function objects (and numpy arrays) from one compiled function to
+another costs atomic reference-count operations on every call, which made the steps 3-4x slower
+and contended between threads. For the same reason the hot loops work on raw pointers into work
+arrays (``_rodas.ptr``).
 
 Methods (``method`` argument):
 
@@ -28,7 +33,7 @@ from numba import njit, prange, types
 
 from ._dopri import dopri_dense_prepare, dopri_step, dopri_stiff_ratio
 from ._events import on_triggers, process_due
-from ._rodas import call_model, aug_rhs, ptr, rodas_dense_prepare, rodas_setup, rodas_step
+from ._rodas import aug_rhs, call_model, ptr, rodas_dense_prepare, rodas_setup, rodas_step
 
 __all__ = [
     "MODEL_SIG",
@@ -155,14 +160,14 @@ def _record(f, t, zz, p, n, m, P, k, sens_idx, Yp, DYp, io, obuf, dodx, dodp):
             for j in range(k):
                 s = dodp[i * P + sens_idx[j]]
                 off = n + j * n
-                for l in range(n):
-                    s += dodx[i * n + l] * zz[off + l]
+                for ll in range(n):
+                    s += dodx[i * n + ll] * zz[off + ll]
                 DYp[(io * m + i) * k + j] = s
 
 
 @njit(cache=True, error_model="numpy")
 def _all_finite(a, nn):
-    for q in range(nn):
+    for q in range(nn):  # noqa: SIM110 - explicit loop for numba
         if not math.isfinite(a[q]):
             return False
     return True
@@ -244,19 +249,19 @@ def _integrate(
     # ---- initial state and sensitivities
     need_init = False
     for i in range(n):
-        if not (x0[i] == x0[i]):
+        if math.isnan(x0[i]):
             need_init = True
     if need_init:
         call_model(f, INIT, 0, t0, ptr(xt, 0), ptr(p, 0), ptr(zs, 0))
     for i in range(n):
-        z[i] = zs[i] if not (x0[i] == x0[i]) else x0[i]
+        z[i] = zs[i] if math.isnan(x0[i]) else x0[i]
     if k > 0:
         dx0 = np.zeros(max(n * P, 1))
         call_model(f, DX0DP, 0, t0, ptr(z, 0), ptr(p, 0), ptr(dx0, 0))
         for j in range(k):
             col = sens_idx[j]
             for i in range(n):
-                z[n + j * n + i] = dx0[i * P + col] if not (x0[i] == x0[i]) else 0.0
+                z[n + j * n + i] = dx0[i * P + col] if math.isnan(x0[i]) else 0.0
 
     if T == 0:
         return 0, t
@@ -385,7 +390,7 @@ def _integrate(
             last_rejected = True
             continue
         if errn > 1.0:
-            fac = min(5.0, max(1.0, errn**expo1 / 0.9))
+            fac = min(5.0, max(1.0, errn ** (0.25 if meth == METHOD_STIFF else 0.2) / 0.9))
             h = h_try / fac
             last_rejected = True
             continue
@@ -443,16 +448,19 @@ def _integrate(
                         lo = mid
                 t_land = t + hi * h_try if hi < 1.0 else t_new
                 # snap to an output time inside the final bracket (output reports post-event)
-                if io < T and t_out[io] > t + lo * h_try and t_out[io] < t_land:
-                    th = (t_out[io] - t) / h_try
+                jo = io
+                while jo < T and t_out[jo] <= t + lo * h_try:
+                    jo += 1
+                if jo < T and t_out[jo] < t_land:
+                    th = (t_out[jo] - t) / h_try
                     _dense_eval(dmeth, th, naug, D, zd)
-                    call_model(f, TRIGGERS, 0, t_out[io], ptr(zd, 0), ptr(p, 0), ptr(trig_now, 0))
+                    call_model(f, TRIGGERS, 0, t_out[jo], ptr(zd, 0), ptr(p, 0), ptr(trig_now, 0))
                     dif = False
                     for e in range(ne):
                         if (trig_now[e] > 0.5) != (trig_prev[e] > 0.5):
                             dif = True
                     if dif:
-                        t_land = t_out[io]
+                        t_land = t_out[jo]
         # ---- outputs strictly before the landing time, from the dense output
         while io < T and t_out[io] < t_land:
             th = (t_out[io] - t) / h_try
