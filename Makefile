@@ -28,7 +28,7 @@ demo: install
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests
-	$(VENV)/bin/mypy src/immunetwin/model src/immunetwin/simulate src/immunetwin/data
+	$(VENV)/bin/mypy src/immunetwin/model src/immunetwin/simulate src/immunetwin/data src/immunetwin/inference
 
 test: lint
 	$(PY) -m pytest -q -n 2

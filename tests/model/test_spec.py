@@ -12,9 +12,13 @@ from immunetwin.model import ModelBuilder, ModelSpec, NoiseKind
 
 def tiv() -> ModelBuilder:
     b = ModelBuilder("tiv", name="target cell limited")
-    b.parameter("beta", 2.7e-5, unit="1/d", lower=1e-8, upper=1e-2, estimate=True, source="Baccam 2006")
+    b.parameter(
+        "beta", 2.7e-5, unit="1/d", lower=1e-8, upper=1e-2, estimate=True, source="Baccam 2006"
+    )
     b.parameter("delta", 4.0).parameter("p", 1.2e-2).parameter("c", 3.0)
-    b.state("T", 4e8, "-beta*T*V").state("I", 0.0, "beta*T*V - delta*I").state("V", 0.1, "p*I - c*V")
+    b.state("T", 4e8, "-beta*T*V").state("I", 0.0, "beta*T*V - delta*I").state(
+        "V", 0.1, "p*I - c*V"
+    )
     b.observable("log10V", "log10(V)", noise="normal", sigma=0.5)
     return b
 

@@ -17,7 +17,9 @@ from immunetwin.errors import UnsupportedFeature, UnsupportedSBMLFeature
 from immunetwin.model import from_sbml
 from immunetwin.simulate import SolverOptions, simulate
 
-MODELS = sorted((Path(__file__).resolve().parents[3] / "shared/data/sbml-immune-biomodels/models").glob("*.xml"))
+MODELS = sorted(
+    (Path(__file__).resolve().parents[3] / "shared/data/sbml-immune-biomodels/models").glob("*.xml")
+)
 RTOL = 1e-4
 T_END = 10.0
 POINTS = 51

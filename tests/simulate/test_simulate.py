@@ -22,7 +22,9 @@ def decay(k: float = 0.7, x0: float = 5.0) -> ModelSpec:
 def tiv() -> ModelSpec:
     b = ModelBuilder("tiv")
     b.parameter("beta", 2.7e-5).parameter("delta", 4.0).parameter("p", 1.2e-2).parameter("c", 3.0)
-    b.state("T", 4e8, "-beta*T*V").state("I", 0.0, "beta*T*V - delta*I").state("V", 0.1, "p*I - c*V")
+    b.state("T", 4e8, "-beta*T*V").state("I", 0.0, "beta*T*V - delta*I").state(
+        "V", 0.1, "p*I - c*V"
+    )
     b.observable("log10V", "log10(V)", sigma=0.5)
     return b.build()
 
@@ -32,7 +34,9 @@ def test_exact_solution_every_method(method: Method) -> None:
     t = np.linspace(0, 5, 11)
     traj = simulate(decay(), t, options=SolverOptions(rtol=1e-10, atol=1e-12, method=method))
     np.testing.assert_allclose(traj["x"], 5.0 * np.exp(-0.7 * t), rtol=1e-7)
-    np.testing.assert_allclose(traj["log10x"], np.log10(5.0) - 0.7 * t / np.log(10), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(
+        traj["log10x"], np.log10(5.0) - 0.7 * t / np.log(10), rtol=1e-7, atol=1e-9
+    )
 
 
 def test_result_is_labelled_and_immutable() -> None:
@@ -86,9 +90,13 @@ def test_bolus_event_jumps_at_the_right_time() -> None:
 def test_sensitivities_match_analytic_derivatives() -> None:
     t = np.linspace(0, 4, 9)
     traj = simulate(decay(), t, sensitivities=["k", "x"], options=TIGHT)
-    np.testing.assert_allclose(traj.sensitivity("x", "k"), -t * 5.0 * np.exp(-0.7 * t), rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(
+        traj.sensitivity("x", "k"), -t * 5.0 * np.exp(-0.7 * t), rtol=1e-5, atol=1e-9
+    )
     np.testing.assert_allclose(traj.sensitivity("x", "x"), np.exp(-0.7 * t), rtol=1e-5)
-    np.testing.assert_allclose(traj.sensitivity("log10x", "k"), -t / np.log(10), rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(
+        traj.sensitivity("log10x", "k"), -t / np.log(10), rtol=1e-5, atol=1e-9
+    )
 
 
 def test_sensitivities_match_finite_differences_on_a_nonlinear_model() -> None:
@@ -101,7 +109,9 @@ def test_sensitivities_match_finite_differences_on_a_nonlinear_model() -> None:
         up = simulate(tiv(), t, params={name: base[name] + h}, options=TIGHT)["log10V"]
         dn = simulate(tiv(), t, params={name: base[name] - h}, options=TIGHT)["log10V"]
         fd = (up - dn) / (2 * h)
-        np.testing.assert_allclose(traj.sensitivity("log10V", name), fd, rtol=2e-4, atol=1e-6 * np.abs(fd).max())
+        np.testing.assert_allclose(
+            traj.sensitivity("log10V", name), fd, rtol=2e-4, atol=1e-6 * np.abs(fd).max()
+        )
 
 
 def test_failures_are_reported_never_returned_as_numbers() -> None:

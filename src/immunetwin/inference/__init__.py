@@ -17,6 +17,10 @@ from ._optimize import FitResult as FitResult
 from ._optimize import fit as fit
 from ._optimize import least_squares_batch as least_squares_batch
 from ._optimize import start_points as start_points
+from ._population import PopulationOptions as PopulationOptions
+from ._population import PopulationResult as PopulationResult
+from ._population import fit_population as fit_population
+from ._population_eval import with_time_shift as with_time_shift
 from ._posterior import Posterior as Posterior
 from ._posterior import laplace as laplace
 from ._posterior import sample as sample

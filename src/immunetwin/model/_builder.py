@@ -319,7 +319,11 @@ class ModelBuilder:
         return self
 
     def _ensure_variable(self, variable: str) -> None:
-        known = {s.id for s in self._species} | {p.id for p in self._parameters} | {c.id for c in self._compartments}
+        known = (
+            {s.id for s in self._species}
+            | {p.id for p in self._parameters}
+            | {c.id for c in self._compartments}
+        )
         if variable not in known:
             self._parameters.append(Parameter(id=variable, value=0.0, constant=False))
 

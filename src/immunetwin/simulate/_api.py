@@ -270,7 +270,7 @@ def _simulate_roadrunner(
     opts: SolverOptions,
     errors: Literal["raise", "report"],
 ) -> Trajectory:
-    from ..model import to_sbml  # type: ignore[attr-defined]
+    from ..model import to_sbml
     from ._flatten import flatten
     from ._roadrunner import run_roadrunner
 

@@ -96,8 +96,11 @@ def flatten(spec: ModelSpec, *, extra_outputs: tuple[str, ...] = ()) -> FlatMode
     initial_assign = {a.variable: expand(a.expr) for a in spec.initial_assignments}
     event_targets = {ea.variable for e in spec.events for ea in e.assignments}
     if spec.algebraic_rules:
-        assigned.update(_solve_algebraic(spec, [expand(a.expr) for a in spec.algebraic_rules], assigned, rated,
-                                         event_targets))
+        assigned.update(
+            _solve_algebraic(
+                spec, [expand(a.expr) for a in spec.algebraic_rules], assigned, rated, event_targets
+            )
+        )
     species = {s.id: s for s in spec.species}
     comps = {c.id: c for c in spec.compartments}
     params = {p.id: p for p in spec.parameters}
@@ -542,9 +545,7 @@ def _solve_algebraic(
     the solutions become assignment rules; otherwise the model needs a DAE solver, which the
     compiled engine does not have.
     """
-    reaction_species = {
-        ref.species for r in spec.reactions for ref in (*r.reactants, *r.products)
-    }
+    reaction_species = {ref.species for r in spec.reactions for ref in (*r.reactants, *r.products)}
     free: set[str] = set()
     for p in spec.parameters:
         if not p.constant:
