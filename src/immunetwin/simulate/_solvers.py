@@ -99,6 +99,8 @@ METHOD_AUTO = 0
 METHOD_STIFF = 1
 METHOD_NONSTIFF = 2
 
+_TRIGGER_SAMPLES = 8  # interior trigger checks per accepted step (events only)
+
 STATUS_OK = 0
 STATUS_TOO_MANY_STEPS = 1
 STATUS_STEP_UNDERFLOW = 2
@@ -294,6 +296,10 @@ def _integrate(
     meth = METHOD_NONSTIFF if method != METHOD_STIFF else METHOD_STIFF
     span = abs(t_final - t0)
     hmax = span if span > 0.0 else 1.0
+    if ne > 0 and T > 1:
+        # with events, never step over more than one output interval: together with the
+        # interior trigger samples this catches triggers that are true only briefly
+        hmax = min(hmax, span / (T - 1))
     h = h0
     f0_valid = False
     jac_valid = False
@@ -428,9 +434,25 @@ def _integrate(
             for e in range(ne):
                 if (trig_now[e] > 0.5) != (trig_prev[e] > 0.5):
                     changed = True
+            hi0 = 1.0
+            if not changed:
+                # a trigger may turn true and false again inside one long step: sample the
+                # dense output at interior points so such a window is not stepped over
+                for si in range(1, _TRIGGER_SAMPLES):
+                    th = si / _TRIGGER_SAMPLES
+                    _dense_eval(dmeth, th, naug, D, zd)
+                    call_model(
+                        f, TRIGGERS, 0, t + th * h_try, ptr(zd, 0), ptr(p, 0), ptr(trig_now, 0)
+                    )
+                    for e in range(ne):
+                        if (trig_now[e] > 0.5) != (trig_prev[e] > 0.5):
+                            changed = True
+                    if changed:
+                        hi0 = th
+                        break
             if changed:
                 lo = 0.0
-                hi = 1.0
+                hi = hi0
                 tol = 1e-12 * max(abs(t_new), abs(h_try))
                 while (hi - lo) * h_try > tol:
                     mid = 0.5 * (lo + hi)
