@@ -312,7 +312,7 @@ def flatten(spec: ModelSpec, *, extra_outputs: tuple[str, ...] = ()) -> FlatMode
             total: sp.Basic = sp.Integer(0)
             s = species[vid]
             cf_id = s.conversion_factor or cf_model
-            for r in spec.reactions:
+            for r in spec.reactions if vid in reaction_species else ():
                 for sign, refs in ((-1, r.reactants), (1, r.products)):
                     for ref in refs:
                         if ref.species == vid:
@@ -570,7 +570,7 @@ def _solve_algebraic(
     syms = [sp.Symbol(n, real=True) for n in unknowns]
     try:
         sols = sp.solve(exprs, syms, dict=True)
-    except (NotImplementedError, TypeError, ValueError):
+    except Exception:  # noqa: BLE001 - sympy's solvers raise many unrelated error types
         sols = []
     if len(sols) != 1 or any(sym not in sols[0] for sym in syms):
         raise UnsupportedFeature("AlgebraicRule (no unique explicit solution)", spec.id)
