@@ -8,6 +8,7 @@ Pending executions live in fixed-capacity arrays: ``pend_ev`` (event index), ``p
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 from ._rodas import call_model, ptr
@@ -103,11 +104,13 @@ def process_due(
         if n_due > 1:
             call_model(f, PRIORITIES, 0, t, ptr(z, 0), ptr(p, 0), ptr(prbuf, 0))
         best = -1
+        ties = 0
         for s in range(Q):
             if pend_active[s] == 0 or pend_t[s] > t:
                 continue
             if best < 0:
                 best = s
+                ties = 1
                 continue
             e, eb = pend_ev[s], pend_ev[best]
             ps = prbuf[e] if ev_has_priority[e] else 0.0
@@ -115,8 +118,14 @@ def process_due(
             if n_due > 1 and ps != pb:
                 if ps > pb:
                     best = s
+                    ties = 1
             elif e != eb:
-                if e < eb:
+                if n_due > 1 and ev_has_priority[e] and ev_has_priority[eb]:
+                    # equal explicit priorities: SBML leaves the order to chance
+                    ties += 1
+                    if np.random.random() * ties < 1.0:
+                        best = s
+                elif e < eb:
                     best = s
             elif pend_seq[s] < pend_seq[best]:
                 best = s
