@@ -2,10 +2,12 @@
 
 from ._builder import ModelBuilder as ModelBuilder
 from ._math import AVOGADRO as AVOGADRO
+from ._math import AVOGADRO_VALUE as AVOGADRO_VALUE
 from ._math import DELAY as DELAY
 from ._math import RATE_OF as RATE_OF
 from ._math import TIME as TIME
 from ._math import as_expr as as_expr
+from ._math import free_names as free_names
 from ._sbml import from_sbml as from_sbml
 from ._sbml import to_sbml as to_sbml
 from ._spec import AlgebraicRule as AlgebraicRule

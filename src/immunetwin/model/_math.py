@@ -43,7 +43,8 @@ Expr = sp.Basic
 
 TIME = sp.Symbol("time", real=True)
 AVOGADRO = sp.Symbol("avogadro", real=True)
-AVOGADRO_VALUE = 6.02214076e23
+AVOGADRO_VALUE = 6.02214179e23
+"""Avogadro's constant as the SBML Level 3 specification defines it (CODATA 2006)."""
 RATE_OF = sp.Function("rateOf")
 DELAY = sp.Function("delay")
 

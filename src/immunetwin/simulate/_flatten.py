@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from ..errors import ModelError, UnsupportedFeature
-from ..model import DELAY, RATE_OF, TIME, ModelSpec
+from ..model import AVOGADRO_VALUE, DELAY, RATE_OF, TIME, ModelSpec
 
 __all__ = ["FlatEvent", "FlatModel", "flatten"]
 
@@ -238,7 +238,7 @@ def flatten(spec: ModelSpec, *, extra_outputs: tuple[str, ...] = ()) -> FlatMode
             if isinstance(s, sp.Symbol) and s.name not in ("time", "avogadro")
         }
         out = expr.xreplace(subs) if subs else expr
-        return out.xreplace({sp.Symbol("avogadro", real=True): sp.Float(6.02214076e23)})
+        return out.xreplace({sp.Symbol("avogadro", real=True): sp.Float(AVOGADRO_VALUE)})
 
     # --- initial values (at t0): every id's value at the start, from slots only
     init_of: dict[str, sp.Basic] = {}
@@ -287,7 +287,7 @@ def flatten(spec: ModelSpec, *, extra_outputs: tuple[str, ...] = ()) -> FlatMode
         out = expr.xreplace(subs) if subs else expr
         if out.has(RATE_OF):
             raise UnsupportedFeature("rateOf in initial assignments", spec.id)
-        return out.xreplace({sp.Symbol("avogadro", real=True): sp.Float(6.02214076e23)})
+        return out.xreplace({sp.Symbol("avogadro", real=True): sp.Float(AVOGADRO_VALUE)})
 
     # --- right-hand side
     cf_model = spec.conversion_factor

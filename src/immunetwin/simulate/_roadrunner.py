@@ -28,8 +28,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ModelError, UnsupportedFeature
-from ..model._math import DELAY, RATE_OF, free_names
-from ..model._spec import ModelSpec
+from ..model import AVOGADRO_VALUE, DELAY, RATE_OF, ModelSpec, free_names
 
 __all__ = ["run_roadrunner"]
 
@@ -117,7 +116,7 @@ class _Observable:
             arg_syms.append(dummy)
             self.selections.append(_species_selection(spec, target.name) + "'")
         expr = expr.xreplace(subs)
-        expr = expr.xreplace({sp.Symbol("avogadro", real=True): sp.Float(6.02214076e23)})
+        expr = expr.xreplace({sp.Symbol("avogadro", real=True): sp.Float(AVOGADRO_VALUE)})
         for sym in sorted(
             (s for s in expr.free_symbols if isinstance(s, sp.Symbol)), key=lambda s: s.name
         ):
