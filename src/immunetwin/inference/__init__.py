@@ -12,6 +12,12 @@ See ``docs/inference.md``.
 """
 
 from ..model import Prior as Prior
+from ._maps import Estimate as Estimate
+from ._maps import InterventionMap as InterventionMap
+from ._maps import Noise as Noise
+from ._maps import ObservableMap as ObservableMap
+from ._maps import Residuals as Residuals
+from ._maps import Transform as Transform
 from ._optimize import FitOptions as FitOptions
 from ._optimize import FitResult as FitResult
 from ._optimize import fit as fit
@@ -27,12 +33,6 @@ from ._posterior import sample as sample
 from ._priors import GaussianPrior as GaussianPrior
 from ._priors import PopulationPrior as PopulationPrior
 from ._problem import CalibrationProblem as CalibrationProblem
-from ._problem import Estimate as Estimate
-from ._problem import InterventionMap as InterventionMap
-from ._problem import Noise as Noise
-from ._problem import ObservableMap as ObservableMap
-from ._problem import Residuals as Residuals
-from ._problem import Transform as Transform
 from ._profile import Profile as Profile
 from ._profile import identifiability_report as identifiability_report
 from ._profile import profile as profile

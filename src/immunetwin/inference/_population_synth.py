@@ -17,7 +17,8 @@ import numpy as np
 from ..data import Censoring, Dataset, Observation, Subject
 from ..model import ModelSpec, library
 from ..simulate import simulate
-from ._problem import CalibrationProblem, Estimate, ObservableMap
+from ._maps import Estimate, ObservableMap
+from ._problem import CalibrationProblem
 
 __all__ = ["SyntheticPopulation", "synthetic_population"]
 
