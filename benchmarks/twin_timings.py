@@ -1,0 +1,99 @@
+"""Timings of the digital twin: SMC update vs full re-fit, and forecasts.
+
+Participant p1 of Ke et al. 2022 (shipped data), model ke2022_sarscov2, 1,000 particles.
+
+* update: one new observation (day 4) assimilated into a twin calibrated on days <= 3; reported
+  for the reweighting path (ESS stays high: cache look-up) and for a forced rejuvenation
+  (resample + 4 Metropolis-Hastings moves);
+* re-fit: a new twin calibrated on days <= 4 (MAP fit + Laplace proposal + tempered SMC);
+* forecast: 1,000 draws x 85 times, off the cache grid (one batched simulation) and on it.
+
+Run: ``python benchmarks/twin_timings.py`` (prints a table; medians of repeats).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+
+import numpy as np
+import pandas as pd
+
+from immunetwin import datasets
+from immunetwin.data import read_dataset
+from immunetwin.inference import GaussianPrior
+from immunetwin.twin import DigitalTwin, default_lod
+from immunetwin.validate import DEFAULT_ESTIMATES
+
+A = "nasal_SARSCoV2"
+NAMES = ["beta", "delta1", "piv", "V0", "sigma_v"]
+
+
+def prior() -> GaussianPrior:
+    mean = dict(zip(NAMES, np.log([2e-9, 0.8, 700.0, 1e-7, 0.6]), strict=True))
+    sd = [1.0, 0.8, 0.8, 3.0, 0.3]
+    cov = pd.DataFrame(np.diag(np.square(sd)), index=NAMES, columns=NAMES)
+    return GaussianPrior(mean={k: float(v) for k, v in mean.items()}, cov=cov, source="benchmark")
+
+
+def twin(ds, until: float, seed: int = 0) -> DigitalTwin:
+    obs = [o for o in ds.observations if o.subject == "p1" and o.analyte == A and o.time <= until]
+    sub = ds.with_step("bench", subjects=(ds.subject("p1"),), observations=tuple(obs))
+    return DigitalTwin(
+        "ke2022_sarscov2",
+        sub,
+        prior=prior(),
+        observables={A: "viral_rna"},
+        estimate=DEFAULT_ESTIMATES["ke2022_sarscov2"],
+        t0=-11.0,
+        lod={A: default_lod(ds, A)},
+        particles=1000,
+        horizon=18.0,
+        seed=seed,
+    )
+
+
+def main() -> None:
+    ds = read_dataset(datasets.path())
+    new = next(o for o in ds.observations if o.subject == "p1" and o.analyte == A and o.time == 4.0)
+    twin(ds, 3.0).calibrate()  # compile / warm up
+    rows = []
+    upd, upd_move, refit, fc_off, fc_on = [], [], [], [], []
+    for rep in range(3):
+        tw = twin(ds, 3.0, seed=rep).calibrate()
+        t = time.perf_counter()
+        tw.update([new])
+        upd.append(time.perf_counter() - t)
+        tw2 = twin(ds, 3.0, seed=rep).calibrate()
+        t = time.perf_counter()
+        tw2.update([new], ess_threshold=1.1)  # force resampling + moves
+        upd_move.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        twin(ds, 4.0, seed=rep).calibrate()
+        refit.append(time.perf_counter() - t)
+        times = np.linspace(-11.0, 18.0, 85) + 0.01
+        for _ in range(3):
+            t = time.perf_counter()
+            tw.forecast(times, states=False)
+            fc_off.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            tw.forecast(tw._ev.grid[::4][:85], states=False)
+            fc_on.append(time.perf_counter() - t)
+    med = statistics.median
+    rows.append(("update, 1 observation, 1000 particles (reweight)", med(upd)))
+    rows.append(("update, 1 observation, 1000 particles (resample + 4 moves)", med(upd_move)))
+    rows.append(("full re-fit on all data (fit + tempered SMC)", med(refit)))
+    rows.append(("forecast 1000 draws x 85 times (simulated)", med(fc_off)))
+    rows.append(("forecast 1000 draws x 85 times (cached grid)", med(fc_on)))
+    for name, sec in rows:
+        print(f"{name:<62} {1000 * sec:9.1f} ms")
+    print(
+        f"speed-up of update over re-fit: {med(refit) / med(upd):.0f}x (reweight), "
+        f"{med(refit) / med(upd_move):.0f}x (with moves)"
+    )
+    assert math.isfinite(med(upd))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""``immunetwin validate``: does a twin predict data it has not seen?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import ImmunetwinError
+
+validate_app = typer.Typer(
+    name="validate",
+    help="Predictive validation of twins on held-out data (cross-fitted population priors).",
+    no_args_is_help=True,
+)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+@validate_app.command("forecast", no_args_is_help=True)
+def forecast_cmd(
+    data: Annotated[
+        Path, typer.Option("--data", help="Dataset (any format the data layer reads).")
+    ],
+    model: Annotated[str, typer.Option("--model", help="Library model name.")],
+    analyte: Annotated[str, typer.Option("--analyte", help="Analyte to forecast.")],
+    out: Annotated[Path, typer.Option("--out", help="Result JSON.")],
+    cutoff_day: Annotated[
+        float | None,
+        typer.Option("--cutoff-day", help="Personalise on data at or before this day."),
+    ] = None,
+    first_k: Annotated[
+        int | None,
+        typer.Option("--first-k", help="Personalise on each subject's first K observations."),
+    ] = None,
+    subjects: Annotated[
+        str | None, typer.Option("--subjects", help="Comma-separated subject ids to forecast.")
+    ] = None,
+    estimate: Annotated[
+        str | None, typer.Option("--estimate", help="Comma-separated estimated parameters.")
+    ] = None,
+    lod: Annotated[
+        float | None,
+        typer.Option("--lod", help="Detection limit (data unit) where the data give none."),
+    ] = None,
+    t0: Annotated[float | None, typer.Option("--t0", help="Model start on the data clock.")] = None,
+    noise_df: Annotated[
+        float | None,
+        typer.Option(
+            "--noise-df", help="Student-t measurement noise with these degrees of freedom."
+        ),
+    ] = None,
+    particles: Annotated[int, typer.Option("--particles", help="Twin particles.")] = 400,
+    population: Annotated[
+        str, typer.Option("--population", help="auto, fit_population or fallback.")
+    ] = "auto",
+    population_subjects: Annotated[
+        int | None,
+        typer.Option("--population-subjects", help="At most this many other subjects per prior."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="PNG of observed vs forecast.")
+    ] = None,
+) -> None:
+    """Forecast each subject's later data from its early data; write records and a summary."""
+    from rich.progress import Progress
+
+    from ..validate import validate_forecast
+
+    if (cutoff_day is None) == (first_k is None):
+        raise _fail("give exactly one of --cutoff-day and --first-k")
+    if population not in ("auto", "fit_population", "fallback"):
+        raise _fail(f"--population must be auto, fit_population or fallback, not '{population}'")
+    if not data.exists():
+        raise _fail(f"no such file: {data}")
+    try:
+        with Progress(transient=True) as prog:
+            task = prog.add_task("validating", total=None)
+
+            def report(msg: str, done: int, total: int) -> None:
+                prog.update(task, description=msg, completed=done, total=total)
+
+            res = validate_forecast(
+                data,
+                model,
+                analyte,
+                cutoff_day=cutoff_day,
+                first_k=first_k,
+                subjects=None
+                if subjects is None
+                else [s.strip() for s in subjects.split(",") if s.strip()],
+                estimate=None
+                if estimate is None
+                else [e.strip() for e in estimate.split(",") if e.strip()],
+                lod=lod,
+                t0=t0,
+                noise_df=noise_df,
+                particles=particles,
+                population=population,  # type: ignore[arg-type]
+                population_subjects=population_subjects,
+                seed=seed,
+                progress=report,
+            )
+        res.save(out)
+        if plot is not None:
+            res.plot(plot)
+    except (ImmunetwinError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    s = res.summary
+    typer.echo(
+        f"{s['subjects']} subjects, {s['records']} held-out observations ({s['censored_records']} censored); "
+        f"population prior: {s['population_method']}"
+    )
+    typer.echo(
+        f"coverage 50% {s['coverage_50']:.2f}  90% {s['coverage_90']:.2f}  "
+        f"(baseline {s['baseline_coverage_50']:.2f} / {s['baseline_coverage_90']:.2f})"
+    )
+    red = s.get("error_reduction")
+    typer.echo(
+        f"median |error| {s['median_abs_error']:.3f} vs baseline {s['baseline_median_abs_error']:.3f}"
+        + ("" if red is None else f" ({100 * red:.0f}% lower)")
+        + f"; CRPS {s['crps']:.3f} vs {s['baseline_crps']:.3f}"
+    )
+    typer.echo(f"wrote {out}" + (f" and {plot}" if plot else ""))
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the ``validate`` command group."""
+    app.add_typer(validate_app, name="validate")

@@ -1,0 +1,81 @@
+"""Plot of a predictive validation: observed vs forecast per subject."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._forecast import ValidationResult
+
+
+def plot_validation(result: ValidationResult, out: Path, *, max_subjects: int = 24) -> Path:
+    """One panel per subject: forecast median and 50%/90% bands, baseline median, observations
+    (censored ones as open triangles at the limit)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by: dict[str, list[dict[str, Any]]] = {}
+    for r in result.records:
+        by.setdefault(r["subject"], []).append(r)
+    subjects = list(by)[:max_subjects]
+    n = max(len(subjects), 1)
+    cols = min(4, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.6 * rows), squeeze=False)
+    scale = result.summary.get("scale", "")
+    for ax, s in zip(axes.flat, subjects, strict=False):
+        rs = sorted(by[s], key=lambda r: r["time"])
+        t = [r["time"] for r in rs]
+        f = {k: [r["forecast"][k] for r in rs] for k in ("q05", "q25", "q50", "q75", "q95")}
+        ax.fill_between(t, f["q05"], f["q95"], color="tab:blue", alpha=0.18, lw=0)
+        ax.fill_between(t, f["q25"], f["q75"], color="tab:blue", alpha=0.3, lw=0)
+        ax.plot(t, f["q50"], color="tab:blue", lw=1.2, label="twin forecast")
+        ax.plot(
+            t,
+            [r["baseline"]["q50"] for r in rs],
+            "--",
+            color="tab:orange",
+            lw=1,
+            label="population baseline",
+        )
+        det = [(r["time"], r["observed"]) for r in rs if r["censoring"] == "none"]
+        cen = [
+            (r["time"], r["limit"])
+            for r in rs
+            if r["censoring"] != "none" and r["limit"] is not None
+        ]
+        if det:
+            ax.plot(*zip(*det, strict=True), "o", color="k", ms=3, label="observed")
+        if cen:
+            ax.plot(
+                *zip(*cen, strict=True),
+                "v",
+                mfc="none",
+                color="grey",
+                ms=4,
+                label="negative (limit)",
+            )
+        if scale == "Ct":
+            ax.invert_yaxis()
+        ax.set_title(s, fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(subjects) :]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=6, loc="best")
+    summ = result.summary
+    fig.suptitle(
+        f"{summ.get('model')} / {summ.get('analyte')} ({scale}): 90% coverage "
+        f"{summ.get('coverage_90', float('nan')):.2f}, median |error| "
+        f"{summ.get('median_abs_error', float('nan')):.2f} vs baseline "
+        f"{summ.get('baseline_median_abs_error', float('nan')):.2f}",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out

@@ -1,0 +1,117 @@
+"""``immunetwin twin ...``, ``report`` and ``validate`` on the command line."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from immunetwin import datasets
+from immunetwin.cli._app import _register, app
+
+runner = CliRunner()
+_register()
+
+
+@pytest.fixture(scope="module")
+def twin_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli") / "tw"
+    data = str(datasets.path())
+    r = runner.invoke(
+        app,
+        [
+            "twin",
+            "create",
+            "--data",
+            data,
+            "--model",
+            "ke2022_sarscov2",
+            "--subject",
+            "p1",
+            "--analyte",
+            "nasal_SARSCoV2",
+            "--cutoff-day",
+            "3",
+            "--particles",
+            "150",
+            "--t0",
+            "-11",
+            "--out",
+            str(d),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    return d
+
+
+def test_help_everywhere():
+    for args in (
+        ["twin", "--help"],
+        ["twin", "create", "--help"],
+        ["twin", "update", "--help"],
+        ["twin", "forecast", "--help"],
+        ["twin", "what-if", "--help"],
+        ["twin", "show", "--help"],
+        ["report", "--help"],
+        ["validate", "forecast", "--help"],
+    ):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 0, (args, r.output)
+
+
+def test_show_forecast_whatif_update_report(twin_dir, tmp_path):
+    r = runner.invoke(app, ["twin", "show", str(twin_dir)])
+    assert r.exit_code == 0 and "p1" in r.output and "calibrate" in r.output
+    r = runner.invoke(
+        app,
+        ["twin", "forecast", str(twin_dir), "--days", "0:10:11", "--out", str(tmp_path / "f.csv")],
+    )
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "f.csv").exists()
+    r = runner.invoke(
+        app, ["twin", "what-if", str(twin_dir), "-s", "none", "-s", "antiviral:4:0.9"]
+    )
+    assert r.exit_code == 0 and "antiviral day 4" in r.output
+    r = runner.invoke(app, ["twin", "update", str(twin_dir), "--data", str(datasets.path())])
+    assert r.exit_code == 0 and "assimilated" in r.output, r.output
+    r = runner.invoke(app, ["report", str(twin_dir), "--out", str(tmp_path / "r.html")])
+    assert r.exit_code == 0, r.output
+    assert 'id="fig-forecast"' in (tmp_path / "r.html").read_text()
+
+
+def test_clear_errors(tmp_path):
+    r = runner.invoke(app, ["twin", "show", str(tmp_path)])
+    assert r.exit_code == 2 and "not a twin directory" in r.output
+    r = runner.invoke(
+        app,
+        [
+            "validate",
+            "forecast",
+            "--data",
+            str(datasets.path()),
+            "--model",
+            "ke2022_sarscov2",
+            "--analyte",
+            "nasal_SARSCoV2",
+            "--out",
+            str(tmp_path / "x.json"),
+        ],
+    )
+    assert r.exit_code == 2 and "exactly one" in r.output
+    r = runner.invoke(
+        app,
+        [
+            "twin",
+            "create",
+            "--data",
+            str(tmp_path / "none.csv"),
+            "--model",
+            "ke2022_sarscov2",
+            "--subject",
+            "p1",
+            "--analyte",
+            "a",
+            "--out",
+            str(tmp_path / "t"),
+        ],
+    )
+    assert r.exit_code == 2 and "no such file" in r.output
