@@ -25,8 +25,7 @@ def report_cmd(
     ] = None,
 ) -> None:
     """Write the twin's HTML report: data, fit, forecast, what-if, posteriors, diagnostics, provenance."""
-    from ..twin import DigitalTwin, Scenario
-    from ..twin._report import write_report
+    from ..twin import DigitalTwin, Scenario, write_report
 
     if not (twin_dir / "twin.json").exists():
         typer.echo(f"error: {twin_dir} is not a twin directory (no twin.json)", err=True)

@@ -97,7 +97,7 @@ def create_cmd(
             observations=tuple(obs),
         )
         if t0 is None:
-            from ..validate._forecast import default_t0
+            from ..validate import default_t0
 
             t0 = default_t0(obs)
         est: list[Any] | None = _csv(estimate) or list(DEFAULT_ESTIMATES.get(spec.id, ())) or None

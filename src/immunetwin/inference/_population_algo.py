@@ -693,7 +693,10 @@ def _conditional_draws(
             sd_o = np.sqrt(np.diag(cov_o))
             for a_, (i_, j_) in enumerate(opar.tolist()):
                 if i_ == j_:
-                    dvar[i_] *= math.exp(sd_o[a_] / dvar[i_] * rng.standard_normal())
+                    # log-normal draw of the variance with its relative SE (capped: a variance
+                    # estimated near zero has an unbounded relative SE)
+                    rel = min(sd_o[a_] / max(dvar[i_], 1e-300), 1.0)
+                    dvar[i_] *= math.exp(rel * rng.standard_normal())
             sc = np.sqrt(dvar / np.diag(st.omega))
             omega_k = st.omega * np.outer(sc, sc)
             P = np.linalg.inv(omega_k)

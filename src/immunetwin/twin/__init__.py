@@ -12,8 +12,10 @@ from ._config import TwinConfig as TwinConfig
 from ._config import default_lod as default_lod
 from ._config import fill_missing_limits as fill_missing_limits
 from ._config import subject_dataset as subject_dataset
+from ._predict import QCOLS as QCOLS
 from ._predict import QUANTILES as QUANTILES
 from ._predict import Forecast as Forecast
+from ._report import write_report as write_report
 from ._scenarios import Comparison as Comparison
 from ._scenarios import Constraint as Constraint
 from ._scenarios import OptimiseResult as OptimiseResult

@@ -9,6 +9,7 @@ correctly). :func:`population_prior_from` gives the population prior.
 from ._forecast import DEFAULT_ESTIMATES as DEFAULT_ESTIMATES
 from ._forecast import ValidationResult as ValidationResult
 from ._forecast import analyte_map as analyte_map
+from ._forecast import default_t0 as default_t0
 from ._forecast import load_result as load_result
 from ._forecast import validate_forecast as validate_forecast
 from ._population import fallback_population_prior as fallback_population_prior

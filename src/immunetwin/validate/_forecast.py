@@ -23,8 +23,7 @@ from ..data import STANDARD_CURVES, Censoring, Dataset, StandardCurve, read_data
 from ..errors import FitError
 from ..inference import Estimate, Noise, ObservableMap
 from ..model import ModelSpec, NoiseKind
-from ..twin import DigitalTwin, TwinConfig, default_lod
-from ..twin._predict import QCOLS, QUANTILES
+from ..twin import QCOLS, QUANTILES, DigitalTwin, TwinConfig, default_lod
 from ._population import SubjectFit, population_prior_from
 from ._scoring import abs_error, covers, score_crps
 
