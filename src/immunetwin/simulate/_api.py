@@ -274,6 +274,8 @@ def _simulate_roadrunner(
     from ._flatten import flatten
     from ._roadrunner import run_roadrunner
 
+    if spec.algebraic_rules:
+        raise UnsupportedFeature("AlgebraicRule", spec.id, backend="roadrunner")
     flat = flatten(spec, extra_outputs=extra)
     n_p, pcols = _table(params, "parameter")
     n_i, icols = _table(initial, "initial value")
