@@ -57,7 +57,7 @@ def forecast_cmd(
     particles: Annotated[int, typer.Option("--particles", help="Twin particles.")] = 400,
     population: Annotated[
         str, typer.Option("--population", help="auto, fit_population or fallback.")
-    ] = "auto",
+    ] = "fallback",
     population_subjects: Annotated[
         int | None,
         typer.Option("--population-subjects", help="At most this many other subjects per prior."),

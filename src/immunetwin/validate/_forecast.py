@@ -155,7 +155,7 @@ def validate_forecast(
     noise_df: float | None = None,
     particles: int = 400,
     starts: int = 8,
-    population: Literal["auto", "fit_population", "fallback"] = "auto",
+    population: Literal["auto", "fit_population", "fallback"] = "fallback",
     population_subjects: int | None = None,
     min_observations: int = 3,
     seed: int = 0,
