@@ -21,6 +21,8 @@ install:
 	  "$(PY)" -m pip install -e ".[dev]" && \
 	  echo "$$want" > "$(STAMP)"; \
 	fi
+	@echo "compiling the solver kernels into numba's cache (once; later runs load them)"
+	@$(PY) -c "from immunetwin.simulate import warmup; warmup()"
 
 demo: install
 	$(PY) -m immunetwin.demo

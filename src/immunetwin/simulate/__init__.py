@@ -10,3 +10,4 @@ from ._codegen import cache_dir as cache_dir
 from ._codegen import compile_model as compile_model
 from ._trajectory import MemberFailure as MemberFailure
 from ._trajectory import Trajectory as Trajectory
+from ._warmup import warmup as warmup
