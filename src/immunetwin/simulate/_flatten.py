@@ -296,7 +296,10 @@ def flatten(spec: ModelSpec, *, extra_outputs: tuple[str, ...] = ()) -> FlatMode
 
     def reaction_rate(rid: str, expr: sp.Basic) -> sp.Basic:
         if rid not in rates_cache:
-            rates_cache[rid] = resolve(expr)
+            rate = resolve(expr)
+            if isinstance(rate, sp.logic.boolalg.Boolean):
+                raise UnsupportedFeature("a boolean used as a number (kinetic law)", rid)
+            rates_cache[rid] = rate
         return rates_cache[rid]
 
     def stoich_value(ref_st: float | sp.Basic, ref_id: str | None) -> sp.Basic:
@@ -456,6 +459,30 @@ def flatten(spec: ModelSpec, *, extra_outputs: tuple[str, ...] = ()) -> FlatMode
                 v = v * value(species[ea.variable].compartment)
             targets.append(i)
             vals.append(v)
+        # a compartment resized by the event keeps the amounts of its species: a species whose
+        # state is its concentration (rate rule) is rescaled by old size / new size
+        new_size = {ea.variable: finish(ea.expr) for ea in e.assignments if ea.variable in comps}
+        for a, (j, v) in enumerate(zip(targets, vals, strict=True)):
+            sp_ = species.get(states[j])
+            if (
+                sp_ is not None
+                and kinds[j] == "value"
+                and not sp_.has_only_substance_units
+                and sp_.compartment in new_size
+            ):
+                # the assigned concentration fixes the amount in the old size
+                vals[a] = v * value(sp_.compartment) / new_size[sp_.compartment]
+        for j, sid in enumerate(states):
+            sp_ = species.get(sid)
+            if (
+                sp_ is not None
+                and kinds[j] == "value"
+                and not sp_.has_only_substance_units
+                and sp_.compartment in new_size
+                and j not in targets
+            ):
+                targets.append(j)
+                vals.append(xs[j] * value(sp_.compartment) / new_size[sp_.compartment])
         delay = None if e.delay is None else finish(e.delay)
         prio = None if e.priority is None else finish(e.priority)
         time_only = not (trig.free_symbols & state_syms) and (
