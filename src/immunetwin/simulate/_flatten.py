@@ -297,7 +297,7 @@ def flatten(spec: ModelSpec, *, extra_outputs: tuple[str, ...] = ()) -> FlatMode
     def reaction_rate(rid: str, expr: sp.Basic) -> sp.Basic:
         if rid not in rates_cache:
             rate = resolve(expr)
-            if isinstance(rate, sp.logic.boolalg.Boolean):
+            if not isinstance(rate, sp.Expr):
                 raise UnsupportedFeature("a boolean used as a number (kinetic law)", rid)
             rates_cache[rid] = rate
         return rates_cache[rid]
