@@ -56,7 +56,7 @@ def run_demo(
     from .data import Censoring, read_dataset
     from .model import library
     from .twin import Constraint, DigitalTwin, Scenario, TwinConfig, default_lod
-    from .twin._report import write_report
+    from .twin import write_report
     from .validate import DEFAULT_ESTIMATES, analyte_map, population_prior_from
 
     console = Console(quiet=not show_progress, highlight=False)
