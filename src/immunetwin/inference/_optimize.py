@@ -200,6 +200,7 @@ def least_squares_batch(
     nu = np.full(N, 2.0)
     active = np.isfinite(cost)
     converged = np.zeros(N, dtype=bool)
+    merged = np.zeros(N, dtype=bool)
     iters = np.zeros(N, dtype=np.int64)
     msgs = ["" if active[i] else "simulation failed at the start" for i in range(N)]
     gnorm = np.full(N, np.inf)
@@ -283,6 +284,22 @@ def least_squares_batch(
                     active[ii] = False
                     converged[ii] = bool(gnorm[ii] < 1e-3 * (1.0 + abs(cost[ii])))
                     msgs[ii] = "no further decrease (step too small)"
+        # a start that has reached the optimum another start already converged to stops there
+        # (same objective to 1e-6 and within 0.01 on the estimation scale): the rest of its
+        # path would only polish a known answer
+        done_idx = np.flatnonzero(converged & ~merged)
+        if done_idx.size:
+            for i_ in np.flatnonzero(active).tolist():
+                for j_ in done_idx.tolist():
+                    if (
+                        abs(cost[i_] - cost[j_]) <= 1e-6 * (1.0 + abs(cost[j_]))
+                        and float(np.max(np.abs(th[i_] - th[j_]))) <= 1e-2
+                    ):
+                        active[i_] = False
+                        converged[i_] = True
+                        merged[i_] = True
+                        msgs[i_] = f"reached the optimum of start {j_}"
+                        break
     for i_left in np.flatnonzero(active):
         msgs[int(i_left)] = f"maximum iterations ({max_iter}) reached"
     return _LSResult(

@@ -818,7 +818,7 @@ class CalibrationProblem:
             atol=opts.atol,
             max_steps=opts.max_steps,
             t0=self._t0,
-            parallel=bool(opts.parallel and N >= 128),
+            parallel=bool(opts.parallel and N >= 4),
         )
         ok = (status == 0) & np.all(np.isfinite(y.reshape(N, -1)), axis=1)
         return y, (dy if sensitivities else None), ps, ok
