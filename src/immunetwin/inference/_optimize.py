@@ -289,16 +289,16 @@ def least_squares_batch(
         # path would only polish a known answer
         done_idx = np.flatnonzero(converged & ~merged)
         if done_idx.size:
-            for i_ in np.flatnonzero(active).tolist():
+            for i_m in np.flatnonzero(active).tolist():
                 for j_ in done_idx.tolist():
                     if (
-                        abs(cost[i_] - cost[j_]) <= 1e-6 * (1.0 + abs(cost[j_]))
-                        and float(np.max(np.abs(th[i_] - th[j_]))) <= 1e-2
+                        abs(cost[i_m] - cost[j_]) <= 1e-6 * (1.0 + abs(cost[j_]))
+                        and float(np.max(np.abs(th[i_m] - th[j_]))) <= 1e-2
                     ):
-                        active[i_] = False
-                        converged[i_] = True
-                        merged[i_] = True
-                        msgs[i_] = f"reached the optimum of start {j_}"
+                        active[i_m] = False
+                        converged[i_m] = True
+                        merged[i_m] = True
+                        msgs[i_m] = f"reached the optimum of start {j_}"
                         break
     for i_left in np.flatnonzero(active):
         msgs[int(i_left)] = f"maximum iterations ({max_iter}) reached"
