@@ -55,8 +55,7 @@ def run_demo(
     from . import datasets
     from .data import Censoring, read_dataset
     from .model import library
-    from .twin import Constraint, DigitalTwin, Scenario, TwinConfig, default_lod
-    from .twin import write_report
+    from .twin import Constraint, DigitalTwin, Scenario, TwinConfig, default_lod, write_report
     from .validate import DEFAULT_ESTIMATES, analyte_map, population_prior_from
 
     console = Console(quiet=not show_progress, highlight=False)
