@@ -139,3 +139,24 @@ def test_extra_outputs_and_compiled_cache_on_disk(tmp_path, monkeypatch) -> None
     assert traj["k"][0] == 0.7
     files = list(tmp_path.rglob("m_*.py"))
     assert files, "generated model code is cached on disk"
+
+
+def test_compiled_model_fast_path_matches_simulate() -> None:
+    from immunetwin.simulate import compile_model, method_code
+
+    spec = tiv()
+    t = np.linspace(0, 5, 11)
+    cm = compile_model(spec)
+    ps = np.tile(cm.slot_values, (3, 1))
+    j = cm.slots.index("c")
+    ps[:, j] = [2.0, 3.0, 4.0]
+    y, _, status, _ = cm.run(t, ps, method=method_code("auto"), rtol=1e-10, atol=1e-12)
+    assert list(status) == [0, 0, 0]
+    ref = simulate(spec, t, params={"c": [2.0, 3.0, 4.0]}, options=TIGHT)
+    np.testing.assert_allclose(y, ref.values, rtol=1e-12)
+
+
+def test_warmup_runs() -> None:
+    from immunetwin.simulate import warmup
+
+    warmup()
