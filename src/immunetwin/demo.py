@@ -15,7 +15,6 @@ see ``immunetwin/datasets/ATTRIBUTION.md``). The demo
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import time
 from dataclasses import dataclass
@@ -178,12 +177,13 @@ def main(argv: list[str] | None = None) -> int:
         "  latest antiviral start (90% efficacy) that still halves the viral AUC with 90% "
         f"probability: {when}"
     )
-    if importlib.util.find_spec("immunetwin.store") is None:
-        print(f"no immunetwin.store yet: the twin is stored as the directory {res.twin_dir}")
-    else:  # pragma: no cover - depends on a later module
-        print(
-            f"twin directory {res.twin_dir} (immunetwin.store exists; not yet wired into the demo)"
-        )
+    from .store import Registry
+
+    registry = Registry()
+    record = registry.add_twin(
+        args.out / "twin", name=f"demo: ke2022 {SUBJECT}", report=args.out / "report.html"
+    )
+    print(f"registered twin {record.id} (directory {record.path}) in {registry.url}")
     print(f"wrote {res.report}")
     print(f"finished in {res.seconds:.1f} s")
     return 0

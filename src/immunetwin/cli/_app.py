@@ -16,7 +16,15 @@ def _register() -> None:
     """Attach every command group (imported lazily so `--help` stays fast)."""
     import importlib
 
-    for module in ("_simulate", "_data", "_models", "_twin", "_validate", "_report"):
+    for module in (
+        "_simulate",
+        "_data",
+        "_models",
+        "_twin",
+        "_validate",
+        "_report",
+        "_store",
+    ):
         try:
             mod = importlib.import_module(f"immunetwin.cli.{module}")
         except ModuleNotFoundError as exc:  # a group not written yet

@@ -1,0 +1,211 @@
+"""The :class:`Registry` of saved digital twins."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ImmunetwinError
+from ._db import default_url, make_engine, upgrade
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from ..twin import DigitalTwin
+    from ._models import TwinRow
+
+__all__ = ["Registry", "RegistryError", "TwinNotFound", "TwinRecord"]
+
+
+class RegistryError(ImmunetwinError):
+    """A registry problem: not a twin directory, unreadable metadata, unreachable database."""
+
+
+class TwinNotFound(RegistryError, KeyError):
+    """No twin with the requested id in the registry."""
+
+    def __init__(self, twin_id: str, url: str):
+        self.twin_id = twin_id
+        self.url = url
+        super().__init__(f"no twin with id {twin_id!r} in the registry {url}")
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class TwinRecord:
+    """One registered twin: where its directory lives and the metadata of its ``twin.json``."""
+
+    id: str
+    name: str
+    subject: str
+    model_id: str
+    model_hash: str
+    data_sha256: str
+    immunetwin_version: str
+    created_at: str
+    registered_at: str
+    n_updates: int
+    path: Path
+    report: Path | None
+
+    @classmethod
+    def _from_row(cls, row: TwinRow) -> TwinRecord:
+        return cls(
+            id=row.id,
+            name=row.name,
+            subject=row.subject,
+            model_id=row.model_id,
+            model_hash=row.model_hash,
+            data_sha256=row.data_sha256,
+            immunetwin_version=row.immunetwin_version,
+            created_at=row.created_at,
+            registered_at=row.registered_at,
+            n_updates=row.n_updates,
+            path=Path(row.path),
+            report=None if row.report is None else Path(row.report),
+        )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _read_meta(twin_dir: Path) -> dict[str, Any]:
+    meta_file = twin_dir / "twin.json"
+    if not twin_dir.is_dir() or not meta_file.is_file():
+        raise RegistryError(f"{twin_dir} is not a twin directory (no twin.json)")
+    try:
+        doc = json.loads(meta_file.read_text())
+        history = list(doc.get("history") or [])
+        fields = {
+            "default_name": str(doc.get("name") or twin_dir.name),
+            "subject": str(doc["subject"]),
+            "model_id": str(doc["model"]["id"]),
+            "model_hash": str(doc["model"]["hash"]),
+            "data_sha256": str(doc["data"]["sha256"]),
+            "immunetwin_version": str(doc["immunetwin_version"]),
+            "created_at": str(history[0]["at"]) if history and "at" in history[0] else None,
+            "n_updates": sum(1 for h in history if h.get("step") == "update"),
+        }
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise RegistryError(f"{meta_file}: unreadable twin metadata ({exc!r})") from None
+    if fields["created_at"] is None:
+        fields["created_at"] = datetime.fromtimestamp(meta_file.stat().st_mtime, UTC).isoformat(
+            timespec="seconds"
+        )
+    return fields
+
+
+class Registry:
+    """The registry database of twins at ``url`` (default: :func:`default_url`).
+
+    The connection is opened and the schema migrated (Alembic ``upgrade head``) on first use.
+    """
+
+    def __init__(self, url: str | None = None):
+        self.url = url if url is not None else default_url()
+        self._engine: Engine | None = None
+
+    def __repr__(self) -> str:
+        return f"Registry({self.url!r})"
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (created and migrated on first access)."""
+        if self._engine is None:
+            from sqlalchemy.exc import SQLAlchemyError
+
+            try:
+                engine = make_engine(self.url)
+                upgrade(engine)
+            except (SQLAlchemyError, OSError) as exc:
+                raise RegistryError(f"cannot open the registry {self.url}: {exc}") from None
+            self._engine = engine
+        return self._engine
+
+    def _session(self) -> Any:
+        from sqlalchemy.orm import Session
+
+        return Session(self.engine, expire_on_commit=False)
+
+    def add_twin(
+        self, twin_dir: str | Path, *, name: str | None = None, report: str | Path | None = None
+    ) -> TwinRecord:
+        """Register the twin directory ``twin_dir`` (written by ``DigitalTwin.save``)."""
+        from ._models import TwinRow
+
+        twin_dir = Path(twin_dir).expanduser().resolve()
+        meta = _read_meta(twin_dir)
+        report_path = None
+        if report is not None:
+            report_path = Path(report).expanduser().resolve()
+            if not report_path.is_file():
+                raise RegistryError(f"report {report_path} does not exist")
+        row = TwinRow(
+            id=uuid.uuid4().hex,
+            name=name if name is not None else meta["default_name"],
+            subject=meta["subject"],
+            model_id=meta["model_id"],
+            model_hash=meta["model_hash"],
+            data_sha256=meta["data_sha256"],
+            immunetwin_version=meta["immunetwin_version"],
+            created_at=meta["created_at"],
+            registered_at=_now(),
+            n_updates=meta["n_updates"],
+            path=str(twin_dir),
+            report=None if report_path is None else str(report_path),
+        )
+        with self._session() as session, session.begin():
+            session.add(row)
+        return TwinRecord._from_row(row)
+
+    def list_twins(self) -> list[TwinRecord]:
+        """Every registered twin, oldest registration first."""
+        from sqlalchemy import select
+
+        from ._models import TwinRow
+
+        with self._session() as session:
+            rows = session.scalars(select(TwinRow).order_by(TwinRow.registered_at, TwinRow.id))
+            return [TwinRecord._from_row(r) for r in rows]
+
+    def get(self, twin_id: str) -> TwinRecord:
+        """The record of ``twin_id`` (:class:`TwinNotFound` if there is none)."""
+        from ._models import TwinRow
+
+        with self._session() as session:
+            row = session.get(TwinRow, twin_id)
+            if row is None:
+                raise TwinNotFound(twin_id, self.url)
+            return TwinRecord._from_row(row)
+
+    def load_twin(self, twin_id: str) -> DigitalTwin:
+        """Load the twin ``twin_id`` from its directory."""
+        from ..twin import DigitalTwin
+
+        rec = self.get(twin_id)
+        if not (rec.path / "twin.json").is_file():
+            raise RegistryError(f"twin {twin_id}: its directory {rec.path} is gone")
+        return DigitalTwin.load(rec.path)
+
+    def remove(self, twin_id: str) -> None:
+        """Forget ``twin_id`` (the twin directory itself is left alone)."""
+        from ._models import TwinRow
+
+        with self._session() as session, session.begin():
+            row = session.get(TwinRow, twin_id)
+            if row is None:
+                raise TwinNotFound(twin_id, self.url)
+            session.delete(row)
+
+    def close(self) -> None:
+        """Dispose of the engine's connections."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
