@@ -60,6 +60,8 @@ class ModelBuilder:
     """
 
     DEFAULT_COMPARTMENT = "default"
+    NEVER = 1.0e6
+    """Default of an intervention start time: later than any simulation."""
 
     def __init__(self, model_id: str, *, name: str = "", time_unit: str | None = "day") -> None:
         if not re.fullmatch(r"[A-Za-z_]\w*", model_id):
@@ -192,6 +194,27 @@ class ModelBuilder:
             )
         )
         return self
+
+    def start_time(
+        self,
+        pid: str,
+        *,
+        unit: str | None = None,
+        source: str = "intervention input (default never)",
+        name: str = "",
+    ) -> ModelBuilder:
+        """Add the start time of an intervention: a parameter in ``[0, NEVER]`` whose default
+        :attr:`NEVER` (1e6) means the intervention does not happen in a simulation."""
+        return self.parameter(
+            pid,
+            self.NEVER,
+            unit=unit,
+            lower=0.0,
+            upper=self.NEVER,
+            log_scale=False,
+            source=source,
+            name=name,
+        )
 
     def reaction(
         self,

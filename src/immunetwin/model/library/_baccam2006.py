@@ -145,13 +145,9 @@ def build() -> ModelSpec:
         source="intervention input (0 = untreated); Baccam 2006 zanamivir analysis",
         name="NAI efficacy",
     )
-    b.parameter(
+    b.start_time(
         "t_nai",
-        1.0e6,
         unit="d",
-        lower=0.0,
-        upper=1.0e6,
-        log_scale=False,
         source="intervention input (start of NAI therapy; default never)",
         name="NAI start",
     )

@@ -142,16 +142,7 @@ def build() -> ModelSpec:
         source="intervention input",
         name="depleted fraction",
     )
-    b.parameter(
-        "t_dep",
-        1.0e6,
-        unit="d",
-        lower=0.0,
-        upper=1e6,
-        log_scale=False,
-        source="intervention input (default never)",
-        name="depletion time",
-    )
+    b.start_time("t_dep", unit="d", name="depletion time")
     b.parameter(
         "sigma_cd8", 0.3, unit="log10", lower=0.01, upper=2.0, source="assumed", name="count noise"
     )

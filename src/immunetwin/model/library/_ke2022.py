@@ -226,16 +226,7 @@ def build() -> ModelSpec:
         source="intervention input",
         name="antiviral efficacy",
     )
-    b.parameter(
-        "t_av",
-        1.0e6,
-        unit="d",
-        lower=0.0,
-        upper=1e6,
-        log_scale=False,
-        source="intervention input (default never)",
-        name="antiviral start",
-    )
+    b.start_time("t_av", unit="d", name="antiviral start")
     b.parameter(
         "ct_intercept",
         40.93733,

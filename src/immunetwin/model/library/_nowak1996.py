@@ -126,16 +126,7 @@ def build() -> ModelSpec:
         source="intervention input",
         name="RTI efficacy",
     )
-    b.parameter(
-        "t_rti",
-        1.0e6,
-        unit="d",
-        lower=0.0,
-        upper=1e6,
-        log_scale=False,
-        source="intervention input (default never)",
-        name="RTI start",
-    )
+    b.start_time("t_rti", unit="d", name="RTI start")
     b.parameter(
         "f_dep",
         0.0,
@@ -146,16 +137,7 @@ def build() -> ModelSpec:
         source="intervention input",
         name="depleted fraction",
     )
-    b.parameter(
-        "t_dep",
-        1.0e6,
-        unit="d",
-        lower=0.0,
-        upper=1e6,
-        log_scale=False,
-        source="intervention input (default never)",
-        name="depletion time",
-    )
+    b.start_time("t_dep", unit="d", name="depletion time")
     b.parameter(
         "sigma_v",
         0.3,

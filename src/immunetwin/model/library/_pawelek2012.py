@@ -208,16 +208,7 @@ def build() -> ModelSpec:
         source="intervention input",
         name="NAI efficacy",
     )
-    b.parameter(
-        "t_nai",
-        1.0e6,
-        unit="d",
-        lower=0.0,
-        upper=1e6,
-        log_scale=False,
-        source="intervention input (default never)",
-        name="NAI start",
-    )
+    b.start_time("t_nai", unit="d", name="NAI start")
     b.parameter(
         "sigma_v", 0.5, unit="log10", lower=0.05, upper=2.0, source="assumed", name="titre noise"
     )

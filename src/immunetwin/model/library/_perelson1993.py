@@ -128,16 +128,7 @@ def build() -> ModelSpec:
         source="intervention input",
         name="RTI efficacy",
     )
-    b.parameter(
-        "t_rti",
-        1.0e6,
-        unit="d",
-        lower=0.0,
-        upper=1e6,
-        log_scale=False,
-        source="intervention input (default never)",
-        name="RTI start",
-    )
+    b.start_time("t_rti", unit="d", name="RTI start")
     b.parameter(
         "sigma_cd4",
         0.15,

@@ -140,16 +140,7 @@ def build() -> ModelSpec:
         source="intervention input",
         name="anti-inflammatory dose",
     )
-    b.parameter(
-        "t_ca",
-        1.0e6,
-        unit="h",
-        lower=0.0,
-        upper=1e6,
-        log_scale=False,
-        source="intervention input (default never)",
-        name="dose time",
-    )
+    b.start_time("t_ca", unit="h", name="dose time")
     b.parameter(
         "k_abx",
         0.0,
@@ -160,16 +151,7 @@ def build() -> ModelSpec:
         source="intervention input (immunetwin extension)",
         name="antibiotic kill rate",
     )
-    b.parameter(
-        "t_abx",
-        1.0e6,
-        unit="h",
-        lower=0.0,
-        upper=1e6,
-        log_scale=False,
-        source="intervention input (default never)",
-        name="antibiotic start",
-    )
+    b.start_time("t_abx", unit="h", name="antibiotic start")
     b.parameter(
         "sigma_p", 0.3, unit="log10", lower=0.01, upper=2.0, source="assumed", name="pathogen noise"
     )

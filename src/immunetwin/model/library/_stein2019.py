@@ -182,16 +182,7 @@ def build() -> ModelSpec:
         source="intervention input (extension)",
         name="blockade efficacy",
     )
-    b.parameter(
-        "t_toci",
-        1.0e6,
-        unit="d",
-        lower=0.0,
-        upper=1e6,
-        log_scale=False,
-        source="intervention input (default never)",
-        name="blockade start",
-    )
+    b.start_time("t_toci", unit="d", name="blockade start")
     b.parameter(
         "sigma_il6",
         0.5,
