@@ -55,7 +55,7 @@ def run_demo(
     from .data import Censoring, read_dataset
     from .model import library
     from .twin import Constraint, DigitalTwin, Scenario, TwinConfig, default_lod, write_report
-    from .validate import DEFAULT_ESTIMATES, analyte_map, population_prior_from
+    from .validate import DEFAULT_ESTIMATES, DEFAULT_FIXED, analyte_map, population_prior_from
 
     console = Console(quiet=not show_progress, highlight=False)
     started = time.perf_counter()
@@ -81,6 +81,7 @@ def run_demo(
             ds,
             observables={ANALYTE: om},
             estimate=DEFAULT_ESTIMATES[MODEL],
+            fixed=DEFAULT_FIXED.get(MODEL),
             t0=t0,
             lod={ANALYTE: lod},
         )
@@ -116,6 +117,7 @@ def run_demo(
             prior=prior,
             observables=config.observables,
             estimate=config.estimate,
+            fixed=config.fixed,
             t0=t0,
             lod=config.lod,
             particles=particles,

@@ -100,6 +100,26 @@ def test_clear_errors(tmp_path):
     r = runner.invoke(
         app,
         [
+            "validate",
+            "forecast",
+            "--data",
+            str(datasets.path()),
+            "--model",
+            "ke2022_sarscov2",
+            "--analyte",
+            "nasal_SARSCoV2",
+            "--cutoff-day",
+            "3",
+            "--fix",
+            "rho=fast",
+            "--out",
+            str(tmp_path / "x.json"),
+        ],
+    )
+    assert r.exit_code == 2 and "NAME=VALUE" in r.output
+    r = runner.invoke(
+        app,
+        [
             "twin",
             "create",
             "--data",

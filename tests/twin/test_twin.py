@@ -9,6 +9,7 @@ import pytest
 from twinhelpers import ANALYTE, make_twin, subject_data
 
 from immunetwin.errors import FitError
+from immunetwin.inference import GaussianPrior
 from immunetwin.twin import Constraint, DigitalTwin, Scenario, fill_missing_limits
 from immunetwin.twin._scenarios import inflammation_state, resolve
 
@@ -16,9 +17,9 @@ from immunetwin.twin._scenarios import inflammation_state, resolve
 def test_calibrate_gives_particle_posterior(twin):
     post = twin.posterior
     assert post.kind == "smc"
-    assert post.theta_draws.shape == (1, 300, 5)
+    assert post.theta_draws.shape == (1, 300, 6)
     s = twin.summary()
-    assert list(s["parameter"]) == ["beta", "delta1", "piv", "V0", "sigma_v"]
+    assert list(s["parameter"]) == ["beta", "delta1", "delta2", "piv", "V0", "sigma_v"]
     assert (s["q05"] <= s["median"]).all() and (s["median"] <= s["q95"]).all()
     h = twin.history[-1]
     assert h["step"] == "calibrate" and h["acceptance"] > 0.05
@@ -169,3 +170,15 @@ def test_off_grid_update_and_cached_forecast_agree(ke_data, prior):
     tw.update([dataclasses.replace(o, time=4.3)])
     assert tw.history[-1]["resimulated"]
     assert tw._ev.on_grid(np.array([4.3]))
+
+
+def test_prior_on_some_parameters_only(ke_data, prior):
+    # parameters the Gaussian prior leaves out keep the model's bounds (and start at its value)
+    keep = [n for n in prior.names if n != "delta2"]
+    part = GaussianPrior(
+        mean={n: prior.mean[n] for n in keep},
+        cov=prior.cov.loc[keep, keep],
+        source="partial",
+    )
+    tw = make_twin(ke_data, part, particles=60).calibrate(starts=2, moves=1)
+    assert tw.posterior.theta_draws.shape[-1] == 6

@@ -8,21 +8,22 @@ import pandas as pd
 
 from immunetwin.inference import GaussianPrior
 from immunetwin.twin import DigitalTwin, default_lod
-from immunetwin.validate import DEFAULT_ESTIMATES
+from immunetwin.validate import DEFAULT_ESTIMATES, DEFAULT_FIXED
 
 ANALYTE = "nasal_SARSCoV2"
-NAMES = ["beta", "delta1", "piv", "V0", "sigma_v"]
+NAMES = ["beta", "delta1", "delta2", "piv", "V0", "sigma_v"]
 
 
 def make_prior() -> GaussianPrior:
     mean = {
         "beta": math.log(2e-9),
         "delta1": math.log(0.8),
+        "delta2": 6.0,  # linear scale in the model
         "piv": math.log(700.0),
         "V0": math.log(1e-7),
         "sigma_v": math.log(0.6),
     }
-    sd = {"beta": 1.0, "delta1": 0.8, "piv": 0.8, "V0": 3.0, "sigma_v": 0.3}
+    sd = {"beta": 1.0, "delta1": 0.8, "delta2": 3.0, "piv": 0.8, "V0": 3.0, "sigma_v": 0.3}
     cov = pd.DataFrame(0.0, index=NAMES, columns=NAMES)
     for n in NAMES:
         cov.loc[n, n] = sd[n] ** 2
@@ -43,6 +44,7 @@ def make_twin(ds, prior, *, until: float | None = 3.0, particles: int = 300, see
         prior=prior,
         observables={ANALYTE: "viral_rna"},
         estimate=DEFAULT_ESTIMATES["ke2022_sarscov2"],
+        fixed=DEFAULT_FIXED["ke2022_sarscov2"],
         t0=-11.0,
         lod={ANALYTE: default_lod(ds, ANALYTE)},
         particles=particles,

@@ -56,6 +56,7 @@ def smoke(tmp_path_factory):
             "ke2022_sarscov2",
             ANALYTE,
             cutoff_day=3.0,
+            horizon=6.0,
             subjects=["p1", "p2", "p3"],
             population="fallback",
             population_subjects=3,
@@ -74,7 +75,7 @@ def test_smoke_records_and_summary(smoke, tmp_path):
     r0 = doc["records"][0]
     assert set(r0) == {"subject", "time", "observed", "censoring", "limit", "forecast", "baseline"}
     assert set(r0["forecast"]) == set(r0["baseline"]) == {"q05", "q25", "q50", "q75", "q95"}
-    assert all(r["time"] > 3.0 for r in doc["records"])
+    assert all(3.0 < r["time"] <= 9.0 for r in doc["records"])  # horizon: 6 days
     assert {r["subject"] for r in doc["records"]} == {"p1", "p2", "p3"}
     for r in doc["records"]:
         assert (r["observed"] is None) == (r["censoring"] != "none")
@@ -90,6 +91,9 @@ def test_smoke_records_and_summary(smoke, tmp_path):
         assert np.isfinite(s[key])
     assert s["population_method"].startswith("fallback")
     assert "reportable_limit" in s
+    assert s["horizon"] == 6.0
+    # the model's refractory-cell reversion is held at 0 by default (acute courses only)
+    assert s["fixed"] == {"rho": 0.0} and "rho" not in s["estimated"]
     path = res.save(tmp_path / "r.json")
     assert json.loads(path.read_text())["summary"]["subjects"] == 3
     assert res.plot(tmp_path / "r.png").stat().st_size > 1000
@@ -109,3 +113,22 @@ def test_argument_errors():
         validate_forecast(ds, "ke2022_sarscov2", ANALYTE)
     with pytest.raises(FitError, match="unknown subject"):
         validate_forecast(ds, "ke2022_sarscov2", ANALYTE, first_k=3, subjects=["nobody"])
+
+
+def test_horizon_must_be_positive():
+    ds = read_dataset(datasets.path())
+    with pytest.raises(FitError, match="horizon"):
+        validate_forecast(ds, "ke2022_sarscov2", ANALYTE, cutoff_day=3.0, horizon=0.0)
+
+
+def test_split_horizon():
+    class Obs:
+        def __init__(self, t: float) -> None:
+            self.time = t
+
+    obs = [Obs(t) for t in (5.0, 0.0, 1.0, 2.0, 9.0, 3.0)]
+    train, test = vf._split(obs, None, 3, 4.0)  # third observation at t=2, score (2, 6]
+    assert [o.time for o in train] == [0.0, 1.0, 2.0]
+    assert [o.time for o in test] == [3.0, 5.0]
+    train, test = vf._split(obs, 1.5, None)
+    assert [o.time for o in train] == [0.0, 1.0] and [o.time for o in test] == [2.0, 3.0, 5.0, 9.0]

@@ -68,7 +68,7 @@ def create_cmd(
     from ..data import Censoring, read_dataset
     from ..model import library
     from ..twin import DigitalTwin, default_lod
-    from ..validate import DEFAULT_ESTIMATES, analyte_map
+    from ..validate import DEFAULT_ESTIMATES, DEFAULT_FIXED, analyte_map
 
     if not data.exists():
         raise _fail(f"no such file: {data}")
@@ -106,6 +106,7 @@ def create_cmd(
             sub,
             observables={analyte: analyte_map(ds, spec, analyte)},
             estimate=est,
+            fixed=None if _csv(estimate) else DEFAULT_FIXED.get(spec.id),
             t0=t0,
             lod=lod_map,
             subject=subject,

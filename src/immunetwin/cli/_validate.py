@@ -43,11 +43,24 @@ def forecast_cmd(
     estimate: Annotated[
         str | None, typer.Option("--estimate", help="Comma-separated estimated parameters.")
     ] = None,
+    fix: Annotated[
+        str | None,
+        typer.Option(
+            "--fix", help="Comma-separated NAME=VALUE parameters held fixed for every subject."
+        ),
+    ] = None,
     lod: Annotated[
         float | None,
         typer.Option("--lod", help="Detection limit (data unit) where the data give none."),
     ] = None,
     t0: Annotated[float | None, typer.Option("--t0", help="Model start on the data clock.")] = None,
+    horizon: Annotated[
+        float | None,
+        typer.Option(
+            "--horizon",
+            help="Score only held-out observations at most this many days after the cutoff.",
+        ),
+    ] = None,
     noise_df: Annotated[
         float | None,
         typer.Option(
@@ -78,6 +91,17 @@ def forecast_cmd(
         raise _fail(f"--population must be auto, fit_population or fallback, not '{population}'")
     if not data.exists():
         raise _fail(f"no such file: {data}")
+    fixed: dict[str, float] | None = None
+    if fix is not None:
+        fixed = {}
+        for item in (x.strip() for x in fix.split(",") if x.strip()):
+            name, eq, value = item.partition("=")
+            try:
+                fixed[name.strip()] = float(value)
+            except ValueError:
+                raise _fail(f"--fix: expected NAME=VALUE with a number, got '{item}'") from None
+            if not eq:
+                raise _fail(f"--fix: expected NAME=VALUE, got '{item}'")
     try:
         with Progress(transient=True) as prog:
             task = prog.add_task("validating", total=None)
@@ -97,8 +121,10 @@ def forecast_cmd(
                 estimate=None
                 if estimate is None
                 else [e.strip() for e in estimate.split(",") if e.strip()],
+                fixed=fixed,
                 lod=lod,
                 t0=t0,
+                horizon=horizon,
                 noise_df=noise_df,
                 particles=particles,
                 population=population,  # type: ignore[arg-type]

@@ -210,7 +210,10 @@ class DigitalTwin:
         pb = self._problem
         initial = None
         if self._gauss is not None:
-            initial = np.asarray([self._gauss.mean[n] for n in pb.names])[None, :]
+            nominal = pb.nominal  # parameters the prior does not cover start at the model's values
+            initial = np.asarray(
+                [self._gauss.mean.get(n, nominal[i]) for i, n in enumerate(pb.names)]
+            )[None, :]
             lo, hi = pb.bounds
             initial = np.clip(initial, lo, hi)
         res: FitResult = fit(pb, starts=starts, seed=self._rng, initial=initial)
@@ -223,7 +226,10 @@ class DigitalTwin:
         cov = 0.5 * (cov + cov.T)
         w, v = np.linalg.eigh(cov)
         cap = float(np.max((hi - lo) ** 2) / 4.0)
-        cov = (v * np.clip(w, 1e-8, cap)) @ v.T
+        # floor relative to the largest direction too, so that the proposal stays positive
+        # definite when the MAP sits on a bound (a flat direction next to a steep one)
+        w = np.clip(w, max(1e-8, 1e-6 * float(np.max(w))), cap)
+        cov = (v * w) @ v.T
         ev = Evaluator(pb, self._grid())
         dist = stats.multivariate_t(loc=res.theta, shape=cov * 1.5, df=4.0, seed=self._rng)
         n = self.n_particles

@@ -7,6 +7,7 @@ correctly). :func:`population_prior_from` gives the population prior.
 """
 
 from ._forecast import DEFAULT_ESTIMATES as DEFAULT_ESTIMATES
+from ._forecast import DEFAULT_FIXED as DEFAULT_FIXED
 from ._forecast import ValidationResult as ValidationResult
 from ._forecast import analyte_map as analyte_map
 from ._forecast import default_t0 as default_t0

@@ -27,7 +27,13 @@ from ..twin import QCOLS, QUANTILES, DigitalTwin, TwinConfig, default_lod
 from ._population import SubjectFit, population_prior_from
 from ._scoring import abs_error, covers, score_crps
 
-__all__ = ["DEFAULT_ESTIMATES", "ValidationResult", "analyte_map", "validate_forecast"]
+__all__ = [
+    "DEFAULT_ESTIMATES",
+    "DEFAULT_FIXED",
+    "ValidationResult",
+    "analyte_map",
+    "validate_forecast",
+]
 
 Array = np.ndarray[Any, Any]
 
@@ -37,6 +43,7 @@ DEFAULT_ESTIMATES: dict[str, tuple[Estimate, ...]] = {
     "ke2022_sarscov2": (
         Estimate("beta", 1e-10, 1e-6),
         Estimate("delta1"),
+        Estimate("delta2"),
         Estimate("piv"),
         Estimate("V0", 1e-12, 1e2),
         Estimate("sigma_v"),
@@ -50,6 +57,12 @@ DEFAULT_ESTIMATES: dict[str, tuple[Estimate, ...]] = {
         Estimate("sigma_titer"),
     ),
 }
+
+#: Parameters held fixed per library model during validation. ``ke2022_sarscov2``: no reversion
+#: of refractory cells (``rho = 0``), so that every course is acute; with ``rho > 0`` the model has
+#: a chronic equilibrium fed by reverting cells, and twins fitted to a few early Ct values settled
+#: on it (a plateau for weeks where every later test was negative).
+DEFAULT_FIXED: dict[str, dict[str, float]] = {"ke2022_sarscov2": {"rho": 0.0}}
 
 
 def default_t0(observations: Sequence[Any]) -> float:
@@ -119,16 +132,18 @@ class ValidationResult:
 
 
 def _split(
-    obs: list[Any], cutoff_day: float | None, first_k: int | None
+    obs: list[Any], cutoff_day: float | None, first_k: int | None, horizon: float | None = None
 ) -> tuple[list[Any], list[Any]]:
     obs = sorted(obs, key=lambda o: o.time)
     if cutoff_day is not None:
-        return [o for o in obs if o.time <= cutoff_day], [o for o in obs if o.time > cutoff_day]
-    assert first_k is not None
-    if len(obs) <= first_k:
-        return obs, []
-    tk = obs[first_k - 1].time
-    return [o for o in obs if o.time <= tk], [o for o in obs if o.time > tk]
+        tk = cutoff_day
+    else:
+        assert first_k is not None
+        if len(obs) <= first_k:
+            return obs, []
+        tk = obs[first_k - 1].time
+    end = math.inf if horizon is None else tk + horizon
+    return [o for o in obs if o.time <= tk], [o for o in obs if tk < o.time <= end]
 
 
 def _q(d: Array) -> dict[str, float]:
@@ -149,7 +164,9 @@ def validate_forecast(
     first_k: int | None = None,
     subjects: Sequence[str] | None = None,
     estimate: Sequence[str | Estimate] | None = None,
+    fixed: Mapping[str, float] | None = None,
     t0: float | None = None,
+    horizon: float | None = None,
     lod: float | None = None,
     standard_curve: StandardCurve | None = None,
     noise_df: float | None = None,
@@ -178,8 +195,13 @@ def validate_forecast(
         Subjects to forecast (default: every subject with data on both sides of the cutoff).
     estimate
         Estimated parameters (default :data:`DEFAULT_ESTIMATES` or the model's flags).
+    fixed
+        Parameters held at these values for every subject (default: :data:`DEFAULT_FIXED`).
     t0
         Model start on the data clock (default 10 days before the earliest detection, at most 0).
+    horizon
+        Score only the held-out observations at most this many days after the cutoff (or after
+        the k-th observation); default: every later observation.
     lod
         Detection limit (data unit) for censored observations without one (default: the
         analyte's metadata, else the smallest detected value).
@@ -203,6 +225,8 @@ def validate_forecast(
         raise FitError("validate_forecast: give exactly one of cutoff_day and first_k")
     if first_k is not None and first_k < 1:
         raise FitError("validate_forecast: first_k must be >= 1")
+    if horizon is not None and not horizon > 0:
+        raise FitError(f"validate_forecast: horizon must be > 0 days, got {horizon}")
     ds = dataset if isinstance(dataset, Dataset) else read_dataset(dataset)
     from ..model import library
 
@@ -224,8 +248,16 @@ def validate_forecast(
             raise FitError("validate_forecast: noise_df is not supported for Ct data")
         sig = next(o for o in spec.observables if o.id == om.target).noise.sigma
         noise = {analyte: Noise(sig, "student_t", float(noise_df))}
+    fix = dict(fixed) if fixed is not None else dict(DEFAULT_FIXED.get(spec.id, {}))
     config = TwinConfig.build(
-        spec, ds, observables={analyte: om}, estimate=est, t0=t0, lod=lod_map, noise=noise
+        spec,
+        ds,
+        observables={analyte: om},
+        estimate=est,
+        t0=t0,
+        lod=lod_map,
+        noise=noise,
+        fixed=fix,
     )
     by_subject: dict[str, list[Any]] = {}
     for o in all_obs:
@@ -243,11 +275,12 @@ def validate_forecast(
     targets: list[str] = []
     skipped: dict[str, str] = {}
     for s in wanted:
-        train, test = _split(by_subject.get(s, []), cutoff_day, first_k)
+        train, test = _split(by_subject.get(s, []), cutoff_day, first_k, horizon)
         if not train:
             skipped[s] = "no observation before the cutoff"
         elif not test:
-            skipped[s] = "no observation after the cutoff"
+            within = "" if horizon is None else f" within {horizon:g} days"
+            skipped[s] = f"no observation after the cutoff{within}"
         else:
             targets.append(s)
     if not targets:
@@ -279,7 +312,7 @@ def validate_forecast(
                 " after fit_population failed" if "fit_population failed" in prior.source else ""
             )
             sources.add("fallback (per-subject MAP mean/cov + mean Laplace cov)" + failed)
-        train, test = _split(by_subject[s], cutoff_day, first_k)
+        train, test = _split(by_subject[s], cutoff_day, first_k, horizon)
         train_ds = ds.with_step(
             f"validation: subject '{s}' observations used for personalisation",
             subjects=(ds.subject(s),),
@@ -287,7 +320,7 @@ def validate_forecast(
             interventions=tuple(iv for iv in ds.interventions if iv.subject == s),
         )
         test_ds = train_ds.with_step("validation: held-out", observations=tuple(test))
-        horizon = max(o.time for o in test)
+        last = max(o.time for o in test)
         twin = DigitalTwin(
             spec,
             train_ds,
@@ -297,9 +330,10 @@ def validate_forecast(
             t0=t0,
             lod=config.lod,
             noise=config.noise,
+            fixed=config.fixed,
             subject=s,
             particles=particles,
-            horizon=horizon,
+            horizon=last,
             seed=seed + i,
         )
         twin.calibrate(starts=starts)
@@ -352,11 +386,13 @@ def validate_forecast(
             "dataset_sha256": ds.provenance.sha256,
             "cutoff_day": cutoff_day,
             "first_k": first_k,
+            "horizon": horizon,
             "subjects": len(targets),
             "subjects_skipped": skipped,
             "population_subjects": len(pop_ids),
             "population_method": ", ".join(sorted(sources)),
             "estimated": [e.id for e in config.estimate],
+            "fixed": dict(config.fixed),
             "noise": "normal" if noise_df is None else f"student_t(df={noise_df:g})",
             "t0": t0,
             "lod": lod_map.get(analyte),
