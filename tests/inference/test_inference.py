@@ -287,3 +287,20 @@ def test_typed_errors_name_the_culprit(spec: ModelSpec) -> None:
     with pytest.raises(FitError, match="not positive definite"):
         GaussianPrior(mean={"p": 0.0, "c": 0.0},
                       cov=pd.DataFrame([[1.0, 2.0], [2.0, 1.0]], index=["p", "c"], columns=["p", "c"]))  # fmt: skip
+
+
+def test_with_fixed_sets_held_parameters(spec: ModelSpec) -> None:
+    data = make_data(spec, seed=2)
+    pb = CalibrationProblem(spec, data, observables={"titer": "titer"}, estimate=["p", "c"])
+    theta = pb.to_theta({"p": 0.046, "c": 5.2})[None, :]
+    y0 = pb.simulate_outputs(theta, sensitivities=False)[0]
+    treated = pb.with_fixed({"eps_nai": 0.98, "t_nai": 1.0})
+    y1 = treated.simulate_outputs(theta, sensitivities=False)[0]
+    j = pb.output_names.index("V") if "V" in pb.output_names else 0
+    assert y1[0, :, j].max() < 0.1 * y0[0, :, j].max()  # an early antiviral lowers the peak
+    assert np.allclose(y1[0, pb.times < 1.0, j], y0[0, pb.times < 1.0, j])  # not before it starts
+    assert pb.with_fixed({}) is pb
+    with pytest.raises(FitError, match="estimated"):
+        pb.with_fixed({"p": 1.0})
+    with pytest.raises(FitError, match="no parameter"):
+        pb.with_fixed({"nope": 1.0})

@@ -67,7 +67,7 @@ def forecast_cmd(
             "--noise-df", help="Student-t measurement noise with these degrees of freedom."
         ),
     ] = None,
-    particles: Annotated[int, typer.Option("--particles", help="Twin particles.")] = 400,
+    particles: Annotated[int, typer.Option("--particles", help="Twin particles.")] = 1000,
     population: Annotated[
         str, typer.Option("--population", help="auto, fit_population or fallback.")
     ] = "fallback",

@@ -764,6 +764,36 @@ class CalibrationProblem:
         new._finish_terms()
         return new
 
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        """Names of the simulated outputs (last axis of :meth:`simulate_outputs`' arrays)."""
+        return tuple(self._cm.outputs)
+
+    def with_fixed(self, values: Mapping[str, float]) -> CalibrationProblem:
+        """A copy whose fixed (not estimated) parameters ``values`` take other values.
+
+        Used for scenarios (an intervention's start and efficacy) on a calibrated problem; the
+        compiled simulator is shared. Estimated parameters cannot be set here.
+        """
+        if not values:
+            return self
+        slot = {s: j for j, s in enumerate(self._cm.slots)}
+        ps0 = self._ps0.copy()
+        for pid, v in values.items():
+            if pid in self._names:
+                raise FitError(f"'{pid}' is estimated; it cannot be held at a value")
+            j = slot.get(pid)
+            if j is None:
+                raise FitError(f"'{pid}' is no parameter of model '{self.model.id}'")
+            factor = (
+                self._species_factor(pid) if self._cm.slot_kinds[j] == "species_initial" else 1.0
+            )
+            ps0[j] = float(v) * factor
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new._ps0 = ps0
+        return new
+
     def summary(self) -> dict[str, Any]:
         """A short description of the problem (model, subject, data, parameters, priors)."""
         cens = self._obs_frame["censoring"].value_counts().to_dict()

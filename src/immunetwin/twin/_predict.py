@@ -33,33 +33,16 @@ QCOLS = ("q05", "q25", "q50", "q75", "q95")
 def with_overrides(
     problem: CalibrationProblem, overrides: Mapping[str, float]
 ) -> CalibrationProblem:
-    """A copy of ``problem`` whose fixed parameters ``overrides`` take other values.
-
-    Estimated parameters cannot be overridden here (set their ``theta`` column instead).
-    """
-    if not overrides:
-        return problem
-    slot = {s: j for j, s in enumerate(problem._cm.slots)}
-    ps0 = problem._ps0.copy()
-    for pid, v in overrides.items():
-        if pid in problem.names:
-            raise FitError(f"scenario sets '{pid}', which is estimated")
-        j = slot.get(pid)
-        if j is None:
-            raise FitError(f"scenario sets '{pid}', which is no parameter of '{problem.model.id}'")
-        if problem._cm.slot_kinds[j] == "species_initial":
-            ps0[j] = float(v) * problem._species_factor(pid)
-        else:
-            ps0[j] = float(v)
-    new = object.__new__(type(problem))
-    new.__dict__.update(problem.__dict__)
-    new._ps0 = ps0
-    return new
+    """A copy of ``problem`` whose fixed parameters ``overrides`` take other values (scenarios)."""
+    try:
+        return problem.with_fixed(overrides)
+    except FitError as exc:
+        raise FitError(f"scenario: {exc}") from None
 
 
 def output_names(problem: CalibrationProblem) -> tuple[str, ...]:
     """Names of the simulated outputs (last axis of the simulation arrays)."""
-    return tuple(problem._cm.outputs)
+    return problem.output_names
 
 
 def simulate_with(

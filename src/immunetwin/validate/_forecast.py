@@ -170,7 +170,7 @@ def validate_forecast(
     lod: float | None = None,
     standard_curve: StandardCurve | None = None,
     noise_df: float | None = None,
-    particles: int = 400,
+    particles: int = 1000,
     starts: int = 8,
     population: Literal["auto", "fit_population", "fallback"] = "fallback",
     population_subjects: int | None = None,
