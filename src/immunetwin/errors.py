@@ -98,6 +98,42 @@ class SimulationError(ImmunetwinError):
         super().__init__("; ".join(parts))
 
 
+class NegativeStateError(SimulationError):
+    """A species went meaningfully negative (``simulate(..., on_negative="raise")``).
+
+    Attributes
+    ----------
+    states : tuple of str
+        The species that went negative.
+    value : float
+        The most negative value reached (of the first of :attr:`states`).
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        states: tuple[str, ...],
+        value: float,
+        model: str = "",
+        member: int | None = None,
+        time: float | None = None,
+        params: dict[str, float] | None = None,
+    ):
+        self.states = states
+        self.value = value
+        super().__init__(reason, model=model, member=member, time=time, params=params)
+
+
+class NegativeStateWarning(ImmunetwinWarning):
+    """A species went meaningfully negative during a simulation.
+
+    Issued by :func:`~immunetwin.simulate.simulate` (``on_negative="warn"``, the default); the
+    message names the species, the most negative value and the time it was reached. The
+    result records them in :attr:`~immunetwin.simulate.Trajectory.negative_states`.
+    """
+
+
 class DataError(ImmunetwinError):
     """Bad input data: malformed file, wrong type, unknown analyte or unit.
 

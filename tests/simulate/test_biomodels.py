@@ -47,6 +47,9 @@ def test_compiled_agrees_with_roadrunner(path: Path) -> None:
             np.linspace(0.0, T_END, POINTS),
             outputs=variable,
             options=SolverOptions(rtol=1e-10, atol=1e-14),
+            # a conformance check against libRoadRunner: some models' species do go negative
+            # (MODEL1504160000: s7, s8, in libRoadRunner's results too)
+            on_negative="ignore",
         )
     except (UnsupportedSBMLFeature, UnsupportedFeature) as exc:
         pytest.skip(f"unsupported: {exc}")

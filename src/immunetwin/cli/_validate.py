@@ -146,12 +146,23 @@ def forecast_cmd(
         f"coverage 50% {s['coverage_50']:.2f}  90% {s['coverage_90']:.2f}  "
         f"(baseline {s['baseline_coverage_50']:.2f} / {s['baseline_coverage_90']:.2f})"
     )
-    red = s.get("error_reduction")
+    red = s.get("error_reduction")  # None when the baseline's median error is 0
     typer.echo(
         f"median |error| {s['median_abs_error']:.3f} vs baseline {s['baseline_median_abs_error']:.3f}"
         + ("" if red is None else f" ({100 * red:.0f}% lower)")
         + f"; CRPS {s['crps']:.3f} vs {s['baseline_crps']:.3f}"
     )
+    if "median_abs_error_detected" in s and s["censored_records"]:
+        red_d = s.get("error_reduction_detected")
+        typer.echo(
+            f"detected values only: median |error| {s['median_abs_error_detected']:.3f} vs "
+            f"baseline {s['baseline_median_abs_error_detected']:.3f}"
+            + ("" if red_d is None else f" ({100 * red_d:.0f}% lower)")
+            + f"; 90% coverage {s['coverage_90_detected']:.2f}"
+        )
+    emp = s.get("empirical_baseline_median_abs_error")
+    if emp is not None:
+        typer.echo(f"model-free empirical baseline: median |error| {emp:.3f}")
     typer.echo(f"wrote {out}" + (f" and {plot}" if plot else ""))
 
 

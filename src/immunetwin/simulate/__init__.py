@@ -9,5 +9,7 @@ from ._codegen import CompiledModel as CompiledModel
 from ._codegen import cache_dir as cache_dir
 from ._codegen import compile_model as compile_model
 from ._trajectory import MemberFailure as MemberFailure
+from ._trajectory import NegativeState as NegativeState
 from ._trajectory import Trajectory as Trajectory
+from ._trajectory import find_negative_states as find_negative_states
 from ._warmup import warmup as warmup

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -10,10 +12,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ..errors import ModelError, UnsupportedFeature
+from ..errors import ModelError, NegativeStateError, NegativeStateWarning, UnsupportedFeature
 from ..model import ModelSpec
 from ._codegen import CompiledModel, compile_model
-from ._trajectory import MemberFailure, Trajectory
+from ._trajectory import MemberFailure, NegativeState, Trajectory, find_negative_states
 
 __all__ = ["Backend", "Method", "SolverOptions", "method_code", "simulate"]
 
@@ -161,6 +163,7 @@ def simulate(
     outputs: Sequence[str] | None = None,
     sensitivities: Sequence[str] | None = None,
     errors: Literal["raise", "report"] = "raise",
+    on_negative: Literal["warn", "raise", "ignore"] = "warn",
     t0: float = 0.0,
 ) -> Trajectory:
     """Simulate ``spec`` at the output ``times``.
@@ -190,6 +193,14 @@ def simulate(
     errors
         ``"raise"``: a failed member raises :class:`~immunetwin.errors.SimulationError`;
         ``"report"``: failed members are listed in :attr:`Trajectory.failures` (their rows are NaN).
+    on_negative
+        What to do when a species goes meaningfully negative (below ``-max(100 * atol,
+        1e-6 * max |x|)``, ``max |x|`` over that species' trajectory, so round-off around zero
+        does not count): ``"warn"`` issues a :class:`~immunetwin.errors.NegativeStateWarning`,
+        ``"raise"`` raises :class:`~immunetwin.errors.NegativeStateError` (a
+        :class:`~immunetwin.errors.SimulationError`), ``"ignore"`` only records them. In every
+        case they are recorded in :attr:`Trajectory.negative_states`. Only species are checked;
+        observables, parameters and other outputs may be negative.
     t0
         Start time.
 
@@ -197,6 +208,10 @@ def simulate(
     -------
     Trajectory
     """
+    if on_negative not in ("warn", "raise", "ignore"):
+        raise ValueError(
+            f"simulate: on_negative must be 'warn', 'raise' or 'ignore', not {on_negative!r}"
+        )
     opts = options or SolverOptions()
     tout = np.asarray(times, dtype=float).ravel()
     if tout.size == 0 or np.any(np.diff(tout) < 0) or tout[0] < t0 or not np.all(np.isfinite(tout)):
@@ -206,11 +221,82 @@ def simulate(
     if backend is Backend.ROADRUNNER:
         if sensitivities:
             raise UnsupportedFeature("sensitivities", None, backend="roadrunner")
-        return _simulate_roadrunner(spec, tout, t0, params, initial, extra, opts, errors)
-    cm = compile_model(spec, outputs=extra, sensitivities=bool(sensitivities))
+        traj = _simulate_roadrunner(spec, tout, t0, params, initial, extra, opts, errors)
+    else:
+        traj = _simulate_compiled(
+            spec, tout, t0, params, initial, extra, opts, errors, tuple(sensitivities or ())
+        )
+    negatives = find_negative_states(
+        traj.values, traj.times, traj.names, traj.kinds, atol=opts.atol
+    )
+    if negatives:
+        traj = dataclasses.replace(traj, negatives=negatives)
+        if on_negative == "raise":
+            raise _negative_error(traj)
+        if on_negative == "warn":
+            warnings.warn(_negative_message(traj), NegativeStateWarning, stacklevel=2)
+    return traj
+
+
+def _worst_by_state(traj: Trajectory) -> list[tuple[NegativeState, int]]:
+    """The most negative record of each negative species (output order), with its member count."""
+    worst: dict[str, NegativeState] = {}
+    count: dict[str, int] = {}
+    for r in traj.negatives:
+        count[r.state] = count.get(r.state, 0) + 1
+        if r.state not in worst or r.value < worst[r.state].value:
+            worst[r.state] = r
+    return [(worst[n], count[n]) for n in traj.negative_states]
+
+
+def _negative_summary(traj: Trajectory, limit: int = 5) -> str:
+    batch = traj.n_members > 1
+    parts = []
+    for r, k in _worst_by_state(traj)[:limit]:
+        where = ""
+        if batch:
+            where = f" (parameter set #{r.member}" + (f"; {k} sets negative)" if k > 1 else ")")
+        parts.append(f"{r.state} reached {r.value:.6g} at t = {r.time:.6g}{where}")
+    more = len(traj.negative_states) - limit
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def _negative_message(traj: Trajectory) -> str:
+    return (
+        f"model '{traj.model}': species went negative: {_negative_summary(traj)} "
+        "(pass on_negative='ignore' to silence, or 'raise' to fail)"
+    )
+
+
+def _negative_error(traj: Trajectory) -> NegativeStateError:
+    first, _ = _worst_by_state(traj)[0]
+    return NegativeStateError(
+        f"species went negative: {_negative_summary(traj)}",
+        states=traj.negative_states,
+        value=first.value,
+        model=traj.model,
+        member=first.member if traj.n_members > 1 else None,
+        time=first.time,
+        params=dict(
+            zip(traj.param_names, map(float, traj.param_values[first.member]), strict=True)
+        ),
+    )
+
+
+def _simulate_compiled(
+    spec: ModelSpec,
+    tout: np.ndarray[Any, Any],
+    t0: float,
+    params: ParamsLike,
+    initial: ParamsLike,
+    extra: tuple[str, ...],
+    opts: SolverOptions,
+    errors: Literal["raise", "report"],
+    sens_names: tuple[str, ...],
+) -> Trajectory:
+    cm = compile_model(spec, outputs=extra, sensitivities=bool(sens_names))
     ps, x0, table = _param_matrix(cm, spec, params, initial)
     slot_index = {s: j for j, s in enumerate(cm.slots)}
-    sens_names = tuple(sensitivities or ())
     for s in sens_names:
         if s not in slot_index:
             raise ModelError(

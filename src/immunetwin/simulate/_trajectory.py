@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import xarray as xr
     from matplotlib.axes import Axes
 
-__all__ = ["MemberFailure", "Trajectory"]
+__all__ = ["MemberFailure", "NegativeState", "Trajectory", "find_negative_states"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,89 @@ class MemberFailure:
     member: int
     reason: str
     time: float
+
+
+@dataclass(frozen=True, slots=True)
+class NegativeState:
+    """A species of a batch member that went meaningfully negative.
+
+    ``value`` is the most negative value it reached and ``time`` the output time it was reached.
+    """
+
+    member: int
+    state: str
+    value: float
+    time: float
+
+
+NEGATIVE_ATOL_FACTOR = 100.0
+"""A species is negative when below ``-max(NEGATIVE_ATOL_FACTOR * atol, NEGATIVE_RTOL * scale)``."""
+NEGATIVE_RTOL = 1e-6
+"""... where ``scale`` is the largest magnitude of that species over the member's trajectory."""
+
+
+def find_negative_states(
+    values: np.ndarray[Any, Any],
+    times: np.ndarray[Any, Any],
+    names: Sequence[str],
+    kinds: Sequence[str],
+    *,
+    atol: float,
+    columns: np.ndarray[Any, Any] | None = None,
+) -> tuple[NegativeState, ...]:
+    """The species outputs that went meaningfully negative, one record per member and species.
+
+    A species of member ``i`` is flagged when its smallest value is below ``-tol`` with
+    ``tol = max(100 * atol, 1e-6 * max |trajectory|)`` (over that member's trajectory of that
+    species), so solver round-off around zero is not flagged. Only outputs of kind
+    ``"species"`` are checked (observables, parameters and other outputs may be negative); NaN
+    rows (failed members) are skipped.
+
+    Parameters
+    ----------
+    values
+        Outputs, shape ``(N, T, m)``.
+    times
+        Output times, shape ``(T,)``.
+    names, kinds
+        Name and kind of each output column.
+    atol
+        The solver's absolute tolerance.
+    columns
+        Precomputed indices of the species columns (default: from ``kinds``).
+    """
+    cols = (
+        np.asarray([j for j, k in enumerate(kinds) if k == "species"], dtype=np.int64)
+        if columns is None
+        else columns
+    )
+    if cols.size == 0 or values.size == 0:
+        return ()
+    floor = NEGATIVE_ATOL_FACTOR * atol
+    # cheap exit: no output at all below the absolute floor (one min over contiguous memory;
+    # NaN rows of failed members make it NaN, and fall through)
+    if float(np.min(values)) >= -floor:
+        return ()
+    first, last = int(cols[0]), int(cols[-1])
+    contiguous = cols.size == last - first + 1 and bool(np.all(np.diff(cols) == 1))
+    v = values[:, :, first : last + 1] if contiguous else values[:, :, cols]
+    # species only (observables may be negative); fmin skips NaN
+    if not float(np.fmin.reduce(v, axis=None)) < -floor:
+        return ()
+    low = np.fmin.reduce(v, axis=1)  # (N, k), NaN only where all NaN
+    members = np.flatnonzero(np.any(low < -floor, axis=1))
+    low = low[members]
+    high = np.fmax.reduce(v[members], axis=1)
+    scale = np.maximum(np.abs(low), np.abs(high))
+    tol = np.maximum(floor, NEGATIVE_RTOL * np.where(np.isfinite(scale), scale, 0.0))
+    hit = low < -tol
+    out = []
+    for a, c in zip(*np.nonzero(hit), strict=True):
+        i = members[a]
+        col = v[i, :, c]
+        k = int(np.nanargmin(col))
+        out.append(NegativeState(int(i), names[int(cols[c])], float(col[k]), float(times[k])))
+    return tuple(out)
 
 
 def _readonly(a: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -57,6 +140,9 @@ class Trajectory:
         ``d values / d param``, shape ``(N, T, m, k)``.
     failures : tuple of MemberFailure
         The members that failed.
+    negatives : tuple of NegativeState
+        The species that went meaningfully negative, per member (with the most negative value
+        and its time); :attr:`negative_states` lists their names.
     backend : str
         The backend that computed it.
     """
@@ -73,6 +159,9 @@ class Trajectory:
     backend: str = "compiled"
     kinds: tuple[str, ...] = field(default=())
     """Kind of each output: ``"species"``, ``"observable"``, ``"parameter"``, ``"compartment"``..."""
+    negatives: tuple[NegativeState, ...] = ()
+    """Species that went meaningfully negative, one record per member and species (see
+    :attr:`negative_states`)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "times", _readonly(np.asarray(self.times, dtype=float)))
@@ -104,6 +193,15 @@ class Trajectory:
         for f in self.failures:
             mask[f.member] = False
         return mask
+
+    @property
+    def negative_states(self) -> tuple[str, ...]:
+        """Names of the species that went meaningfully negative in any member (empty if none).
+
+        In output order; see :attr:`negatives` for the members, values and times.
+        """
+        hit = {r.state for r in self.negatives}
+        return tuple(n for n in self.names if n in hit)
 
     def raise_on_failure(self) -> None:
         """Raise :class:`SimulationError` for the first failed member, if any."""
@@ -161,6 +259,9 @@ class Trajectory:
             fails,
             self.backend,
             self.kinds,
+            tuple(
+                NegativeState(0, r.state, r.value, r.time) for r in self.negatives if r.member == i
+            ),
         )
 
     # ------------------------------------------------------------------ export
@@ -196,6 +297,7 @@ class Trajectory:
             ds.coords[f"param_{col}"] = ("member", self.param_values[:, j])
         ds.attrs["model"] = self.model
         ds.attrs["backend"] = self.backend
+        ds.attrs["negative_states"] = ",".join(self.negative_states)
         return ds
 
     def to_csv(self, path: str, **kwargs: Any) -> None:
@@ -234,5 +336,7 @@ class Trajectory:
     def __repr__(self) -> str:
         return (
             f"Trajectory(model={self.model!r}, members={self.n_members}, times={len(self.times)}, "
-            f"outputs={len(self.names)}, failures={len(self.failures)}, backend={self.backend!r})"
+            f"outputs={len(self.names)}, failures={len(self.failures)}, backend={self.backend!r}"
+            + (f", negative_states={self.negative_states!r}" if self.negatives else "")
+            + ")"
         )
