@@ -67,6 +67,13 @@ def forecast_cmd(
             "--noise-df", help="Student-t measurement noise with these degrees of freedom."
         ),
     ] = None,
+    censor_placeholder: Annotated[
+        bool,
+        typer.Option(
+            "--censor-placeholder",
+            help="Treat a detection limit reported as a value (the extreme value, repeated) as censored.",
+        ),
+    ] = False,
     particles: Annotated[int, typer.Option("--particles", help="Twin particles.")] = 1000,
     population: Annotated[
         str, typer.Option("--population", help="auto, fit_population or fallback.")
@@ -126,6 +133,7 @@ def forecast_cmd(
                 t0=t0,
                 horizon=horizon,
                 noise_df=noise_df,
+                censor_placeholders=censor_placeholder,
                 particles=particles,
                 population=population,  # type: ignore[arg-type]
                 population_subjects=population_subjects,
@@ -149,7 +157,7 @@ def forecast_cmd(
     red = s.get("error_reduction")  # None when the baseline's median error is 0
     typer.echo(
         f"median |error| {s['median_abs_error']:.3f} vs baseline {s['baseline_median_abs_error']:.3f}"
-        + ("" if red is None else f" ({100 * red:.0f}% lower)")
+        + _change(red)
         + f"; CRPS {s['crps']:.3f} vs {s['baseline_crps']:.3f}"
     )
     if "median_abs_error_detected" in s and s["censored_records"]:
@@ -157,13 +165,23 @@ def forecast_cmd(
         typer.echo(
             f"detected values only: median |error| {s['median_abs_error_detected']:.3f} vs "
             f"baseline {s['baseline_median_abs_error_detected']:.3f}"
-            + ("" if red_d is None else f" ({100 * red_d:.0f}% lower)")
+            + _change(red_d)
             + f"; 90% coverage {s['coverage_90_detected']:.2f}"
         )
     emp = s.get("empirical_baseline_median_abs_error")
     if emp is not None:
         typer.echo(f"model-free empirical baseline: median |error| {emp:.3f}")
+    for w in s.get("data_warnings", []):
+        typer.echo(f"data: {w}")
     typer.echo(f"wrote {out}" + (f" and {plot}" if plot else ""))
+
+
+def _change(reduction: float | None) -> str:
+    """`` (x% lower)`` / `` (x% higher)`` for a relative error reduction."""
+    if reduction is None:
+        return ""
+    pct = 100.0 * reduction
+    return f" ({pct:.0f}% lower)" if pct >= 0 else f" ({-pct:.0f}% higher)"
 
 
 def register(app: typer.Typer) -> None:

@@ -17,6 +17,9 @@ from ._csv import read_csv as read_csv
 from ._csv import read_parquet as read_parquet
 from ._csv import write_csv as write_csv
 from ._csv import write_parquet as write_parquet
+from ._curation import LimitPlaceholder as LimitPlaceholder
+from ._curation import censor_placeholder as censor_placeholder
+from ._curation import find_limit_placeholder as find_limit_placeholder
 from ._fhir import DEFAULT_LOINC as DEFAULT_LOINC
 from ._fhir import from_fhir_bundle as from_fhir_bundle
 from ._fhir import read_fhir as read_fhir
@@ -28,6 +31,7 @@ from ._lint import DEFAULT_RULES as DEFAULT_RULES
 from ._lint import CensoredWithoutLimit as CensoredWithoutLimit
 from ._lint import DuplicateRecords as DuplicateRecords
 from ._lint import Finding as Finding
+from ._lint import LimitPlaceholderRule as LimitPlaceholderRule
 from ._lint import LintReport as LintReport
 from ._lint import MissingMetadata as MissingMetadata
 from ._lint import NonMonotoneDoses as NonMonotoneDoses

@@ -22,6 +22,7 @@ __all__ = [
     "CensoredWithoutLimit",
     "DuplicateRecords",
     "Finding",
+    "LimitPlaceholderRule",
     "LintReport",
     "MissingMetadata",
     "NonMonotoneDoses",
@@ -321,6 +322,39 @@ class CensoredWithoutLimit:
             yield _at(self, dataset, f"{a}: {n} censored records with unknown limit", o, i)
 
 
+@dataclass(frozen=True)
+class LimitPlaceholderRule:
+    """A detection limit reported as a value: the smallest value (largest for Ct) repeated far
+    more often than any other (see :func:`immunetwin.data.find_limit_placeholder`)."""
+
+    code: str = "limit-placeholder"
+    severity: Severity = Severity.WARNING
+
+    def check(self, dataset: Dataset) -> Iterator[Finding]:
+        from ._curation import find_limit_placeholder
+
+        for a in dataset.analyte_names:
+            found = find_limit_placeholder(dataset, a)
+            if found is None:
+                continue
+            i, o = next(
+                (i, o)
+                for i, o in enumerate(dataset.observations)
+                if o.analyte == a and o.value is not None and o.censoring is Censoring.NONE
+            )
+            yield _at(
+                self,
+                dataset,
+                f"{a}: {found.count} of {found.total} reported values equal {found.value:g} "
+                f"{o.unit}, the {'largest' if found.side is Censoring.RIGHT else 'smallest'} "
+                f"(the next most frequent value occurs {found.runner_up} times): a detection "
+                f"limit reported as a value? censor_placeholder(dataset, {a!r}) marks them "
+                f"{found.side.value}-censored",
+                o,
+                i,
+            )
+
+
 #: Rules run by :func:`lint` by default.
 DEFAULT_RULES: tuple[Rule, ...] = (
     UnknownUnit(),
@@ -331,6 +365,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     MissingMetadata(),
     NonPositiveLinearValue(),
     CensoredWithoutLimit(),
+    LimitPlaceholderRule(),
 )
 
 

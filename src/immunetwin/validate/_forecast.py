@@ -19,7 +19,15 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..data import STANDARD_CURVES, Censoring, Dataset, StandardCurve, read_dataset
+from ..data import (
+    STANDARD_CURVES,
+    Censoring,
+    Dataset,
+    StandardCurve,
+    censor_placeholder,
+    find_limit_placeholder,
+    read_dataset,
+)
 from ..errors import FitError
 from ..inference import Estimate, Noise, ObservableMap
 from ..model import ModelSpec, NoiseKind
@@ -170,6 +178,7 @@ def validate_forecast(
     lod: float | None = None,
     standard_curve: StandardCurve | None = None,
     noise_df: float | None = None,
+    censor_placeholders: bool = False,
     particles: int = 1000,
     starts: int = 8,
     population: Literal["auto", "fit_population", "fallback"] = "fallback",
@@ -208,6 +217,11 @@ def validate_forecast(
     noise_df
         Student-t measurement noise with these degrees of freedom (default: the model's normal
         noise on the scored scale). Not for Ct data, whose sigma is scaled by the curve's slope.
+    censor_placeholders
+        Treat the analyte's detection-limit placeholder (the smallest value, largest for Ct,
+        repeated far more often than any other; see
+        :func:`immunetwin.data.find_limit_placeholder`) as censored at that limit. Without it a
+        placeholder found is reported in ``summary["data_warnings"]``.
     particles, starts
         Twin particles and MAP starts.
     population
@@ -231,6 +245,20 @@ def validate_forecast(
     from ..model import library
 
     spec = library.get(model) if isinstance(model, str) else model
+    data_warnings: list[str] = []
+    placeholder = find_limit_placeholder(ds, analyte) if analyte in ds.analyte_names else None
+    if placeholder is not None and censor_placeholders:
+        ds, n_changed = censor_placeholder(ds, analyte, placeholder.value)
+        data_warnings.append(
+            f"{n_changed} values reported at {placeholder.value:g} (a detection-limit "
+            "placeholder) were treated as censored at that limit"
+        )
+    elif placeholder is not None:
+        data_warnings.append(
+            f"{placeholder.count} of {placeholder.total} values equal {placeholder.value:g}, "
+            "a likely detection-limit placeholder, scored as measured values "
+            "(censor_placeholders=True / --censor-placeholder treats them as censored)"
+        )
     om = analyte_map(ds, spec, analyte, standard_curve)
     all_obs = [o for o in ds.observations if o.analyte == analyte]
     if t0 is None:
@@ -398,6 +426,7 @@ def validate_forecast(
             "lod": lod_map.get(analyte),
             "reportable_limit": None if report is None else {"side": report[0], "limit": report[1]},
             "particles": particles,
+            "data_warnings": data_warnings,
             "seconds": round(time.perf_counter() - t_start, 1),
         }
     )

@@ -31,17 +31,18 @@ def plot_validation(result: ValidationResult, out: Path, *, max_subjects: int = 
         rs = sorted(by[s], key=lambda r: r["time"])
         t = [r["time"] for r in rs]
         f = {k: [r["forecast"][k] for r in rs] for k in ("q05", "q25", "q50", "q75", "q95")}
-        ax.fill_between(t, f["q05"], f["q95"], color="tab:blue", alpha=0.18, lw=0)
-        ax.fill_between(t, f["q25"], f["q75"], color="tab:blue", alpha=0.3, lw=0)
-        ax.plot(t, f["q50"], color="tab:blue", lw=1.2, label="twin forecast")
-        ax.plot(
-            t,
-            [r["baseline"]["q50"] for r in rs],
-            "--",
-            color="tab:orange",
-            lw=1,
-            label="population baseline",
-        )
+        base = [r["baseline"]["q50"] for r in rs]
+        if len(t) > 1:
+            ax.fill_between(t, f["q05"], f["q95"], color="tab:blue", alpha=0.18, lw=0)
+            ax.fill_between(t, f["q25"], f["q75"], color="tab:blue", alpha=0.3, lw=0)
+            ax.plot(t, f["q50"], color="tab:blue", lw=1.2, label="twin forecast")
+            ax.plot(t, base, "--", color="tab:orange", lw=1, label="population baseline")
+        else:  # one held-out time: bars instead of bands
+            ax.vlines(t, f["q05"], f["q95"], color="tab:blue", alpha=0.3, lw=6)
+            ax.vlines(t, f["q25"], f["q75"], color="tab:blue", alpha=0.5, lw=6)
+            ax.plot(t, f["q50"], "_", color="tab:blue", ms=14, mew=2, label="twin forecast")
+            ax.plot(t, base, "x", color="tab:orange", ms=6, label="population baseline")
+            ax.set_xlim(t[0] - 1.0, t[0] + 1.0)
         det = [(r["time"], r["observed"]) for r in rs if r["censoring"] == "none"]
         cen = [
             (r["time"], r["limit"])
@@ -59,6 +60,7 @@ def plot_validation(result: ValidationResult, out: Path, *, max_subjects: int = 
                 ms=4,
                 label="negative (limit)",
             )
+        _limit_axis(ax, result.summary.get("reportable_limit"), det, cen)
         if scale == "Ct":
             ax.invert_yaxis()
         ax.set_title(s, fontsize=9)
@@ -79,3 +81,23 @@ def plot_validation(result: ValidationResult, out: Path, *, max_subjects: int = 
     fig.savefig(out, dpi=100)
     plt.close(fig)
     return out
+
+
+def _limit_axis(
+    ax: Any,
+    report: dict[str, Any] | None,
+    det: list[tuple[float, float]],
+    cen: list[tuple[float, float]],
+) -> None:
+    """Keep the panel on what the assay can report: forecasts far beyond the detection limit (a
+    Ct of 300 for a cleared infection) are cut at a margin past it."""
+    if not report or report.get("limit") is None:
+        return
+    lim = float(report["limit"])
+    lo, hi = ax.get_ylim()
+    if report.get("side") == "right":  # Ct-like: unreportable above the limit
+        ax.set_ylim(lo, min(hi, lim + 8.0))
+    else:
+        vals = [v for _, v in det] + [v for _, v in cen]
+        floor = min([lim - 3.0, *vals]) - 0.5
+        ax.set_ylim(max(lo, floor), hi)
