@@ -120,6 +120,26 @@ def test_clear_errors(tmp_path):
     r = runner.invoke(
         app,
         [
+            "validate",
+            "forecast",
+            "--data",
+            str(datasets.path()),
+            "--model",
+            "ke2022_sarscov2",
+            "--analyte",
+            "nasal_SARSCoV2",
+            "--cutoff-day",
+            "3",
+            "--ct-curve",
+            "steep",
+            "--out",
+            str(tmp_path / "x.json"),
+        ],
+    )
+    assert r.exit_code == 2 and "SLOPE,INTERCEPT" in r.output and "generic" in r.output
+    r = runner.invoke(
+        app,
+        [
             "twin",
             "create",
             "--data",
@@ -135,3 +155,13 @@ def test_clear_errors(tmp_path):
         ],
     )
     assert r.exit_code == 2 and "no such file" in r.output
+
+
+def test_ct_curve_option_parsing():
+    from immunetwin.cli._validate import _curve
+    from immunetwin.data import STANDARD_CURVES
+
+    assert _curve("kissler2021") is STANDARD_CURVES["kissler2021"]
+    c = _curve("-3.4, 39, 2")
+    assert (c.slope, c.intercept, c.log10_factor) == (-3.4, 39.0, 2.0)
+    assert STANDARD_CURVES["generic"].efficiency == pytest.approx(1.0)

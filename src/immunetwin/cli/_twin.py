@@ -61,6 +61,13 @@ def create_cmd(
         float | None,
         typer.Option("--lod", help="Detection limit (data unit) where the data give none."),
     ] = None,
+    ct_curve: Annotated[
+        str | None,
+        typer.Option(
+            "--ct-curve",
+            help="Ct data: standard curve, a name (kissler2021, generic) or SLOPE,INTERCEPT[,LOG10_FACTOR].",
+        ),
+    ] = None,
     particles: Annotated[int, typer.Option("--particles", help="Posterior particles.")] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
 ) -> None:
@@ -72,6 +79,9 @@ def create_cmd(
 
     if not data.exists():
         raise _fail(f"no such file: {data}")
+    from ._validate import _curve
+
+    curve = None if ct_curve is None else _curve(ct_curve)
     try:
         ds = read_dataset(data)
         spec = library.get(model)
@@ -104,7 +114,7 @@ def create_cmd(
         twin = DigitalTwin(
             spec,
             sub,
-            observables={analyte: analyte_map(ds, spec, analyte)},
+            observables={analyte: analyte_map(ds, spec, analyte, curve)},
             estimate=est,
             fixed=None if _csv(estimate) else DEFAULT_FIXED.get(spec.id),
             t0=t0,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -67,6 +67,13 @@ def forecast_cmd(
             "--noise-df", help="Student-t measurement noise with these degrees of freedom."
         ),
     ] = None,
+    ct_curve: Annotated[
+        str | None,
+        typer.Option(
+            "--ct-curve",
+            help="Ct data: standard curve, a name (kissler2021, generic) or SLOPE,INTERCEPT[,LOG10_FACTOR].",
+        ),
+    ] = None,
     censor_placeholder: Annotated[
         bool,
         typer.Option(
@@ -98,6 +105,7 @@ def forecast_cmd(
         raise _fail(f"--population must be auto, fit_population or fallback, not '{population}'")
     if not data.exists():
         raise _fail(f"no such file: {data}")
+    curve = None if ct_curve is None else _curve(ct_curve)
     fixed: dict[str, float] | None = None
     if fix is not None:
         fixed = {}
@@ -134,6 +142,7 @@ def forecast_cmd(
                 horizon=horizon,
                 noise_df=noise_df,
                 censor_placeholders=censor_placeholder,
+                standard_curve=curve,
                 particles=particles,
                 population=population,  # type: ignore[arg-type]
                 population_subjects=population_subjects,
@@ -174,6 +183,28 @@ def forecast_cmd(
     for w in s.get("data_warnings", []):
         typer.echo(f"data: {w}")
     typer.echo(f"wrote {out}" + (f" and {plot}" if plot else ""))
+
+
+def _curve(text: str) -> Any:
+    """A standard curve from ``--ct-curve``: a known name or ``SLOPE,INTERCEPT[,LOG10_FACTOR]``."""
+    from ..data import STANDARD_CURVES, StandardCurve
+
+    if text in STANDARD_CURVES:
+        return STANDARD_CURVES[text]
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        nums = [float(p) for p in parts]
+    except ValueError:
+        nums = []
+    if len(nums) not in (2, 3):
+        raise _fail(
+            f"--ct-curve: expected one of {list(STANDARD_CURVES)} or SLOPE,INTERCEPT[,LOG10_FACTOR], "
+            f"got '{text}'"
+        )
+    try:
+        return StandardCurve("command line", nums[0], nums[1], nums[2] if len(nums) == 3 else 0.0)
+    except ImmunetwinError as exc:
+        raise _fail(f"--ct-curve: {exc}") from None
 
 
 def _change(reduction: float | None) -> str:

@@ -319,4 +319,13 @@ STANDARD_CURVES: dict[str, StandardCurve] = {
         source="Kissler et al. PLoS Biol 2021, doi:10.1371/journal.pbio.3001333 "
         "(github.com/gradlab/CtTrajectories: (Ct-40.93733)/(-3.609714)+log10(250))",
     ),
+    "generic": StandardCurve(
+        name="generic",
+        slope=-1.0 / math.log10(2.0),
+        intercept=40.0,
+        unit="log10 copies/mL",
+        source="assumed, not an assay's curve: 100 % amplification efficiency (a doubling per "
+        "cycle) and Ct 40 at 1 copy/mL; copy numbers derived with it are relative, for data whose "
+        "assay curve is unknown",
+    ),
 }

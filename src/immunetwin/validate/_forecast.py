@@ -95,10 +95,14 @@ def analyte_map(
         curve = standard_curve
         if curve is None:
             src = f"{data.provenance.source_file} {data.metadata.get('title', '')}".lower()
-            curve = next((c for k, c in STANDARD_CURVES.items() if k in src), None)
+            curve = next(
+                (c for k, c in STANDARD_CURVES.items() if k != "generic" and k in src), None
+            )
         if curve is None:
             raise FitError(
-                f"analyte '{analyte}' is in Ct: give a standard curve (known: {list(STANDARD_CURVES)})"
+                f"analyte '{analyte}' is in Ct: give a standard curve (a StandardCurve, or on the "
+                f"command line --ct-curve NAME or SLOPE,INTERCEPT; named: {list(STANDARD_CURVES)}; "
+                "'generic' assumes 100% efficiency and Ct 40 at 1 copy/mL)"
             )
         return ObservableMap(target, transform="ct", standard_curve=curve)
     return ObservableMap(target, transform="log10")
@@ -410,6 +414,7 @@ def validate_forecast(
             "model": spec.id,
             "analyte": analyte,
             "scale": "Ct" if om.transform == "ct" else "log10",
+            "standard_curve": None if om.standard_curve is None else om.standard_curve.name,
             "dataset": str(ds.metadata.get("title", "") or ds.provenance.source_file),
             "dataset_sha256": ds.provenance.sha256,
             "cutoff_day": cutoff_day,
