@@ -259,7 +259,10 @@ def least_squares_batch(
             iters[ii] += 1
             small_step = float(np.max(np.abs(d[m]))) <= xtol * (1.0 + float(np.max(np.abs(thi[m]))))
             if new_cost[m] < cost[ii]:
-                rho = (cost[ii] - new_cost[m]) / max(pred[m], 1e-300)
+                gain = cost[ii] - new_cost[m]  # > 0 here
+                # gain ratio; a vanishing predicted decrease (or a gain beyond float range) is a
+                # very good step, not an overflow
+                rho = gain / pred[m] if pred[m] > gain * 1e-300 else math.inf
                 decrease = cost[ii] - new_cost[m]
                 th[ii] = new[m]
                 cost[ii] = new_cost[m]
