@@ -127,6 +127,15 @@ def normalise(logw: Array) -> Array:
     return np.asarray(w / np.sum(w))
 
 
+def duplicates(idx: Array) -> Array:
+    """Mask of the resampled particles that copy an earlier one (all but the first of each)."""
+    idx = np.asarray(idx)
+    first = np.zeros(idx.size, dtype=bool)
+    _, pos = np.unique(idx, return_index=True)
+    first[pos] = True
+    return ~first
+
+
 def systematic_resample(rng: np.random.Generator, logw: Array) -> Array:
     """Indices of a systematic resample."""
     w = normalise(logw)
@@ -204,6 +213,7 @@ def mh_moves(
     max_steps: int | None = None,
     lam: float = 1.0,
     base: Callable[[Array], Array] | None = None,
+    copies: Array | None = None,
 ) -> tuple[ParticleSet, float]:
     """Metropolis-Hastings moves of equally weighted particles (invariant: the posterior).
 
@@ -211,8 +221,12 @@ def mh_moves(
     collapsed particle set still moves). With ``target_acceptance``, steps continue (up to
     ``max_steps``) until the acceptance rates summed over the steps reach it, i.e. until each
     particle has moved that many times on average. With ``lam < 1`` the invariant density is the
-    tempered ``posterior**lam * base**(1 - lam)`` (``base``: a log density). Returns the moved particles and the mean
-    acceptance rate.
+    tempered ``posterior**lam * base**(1 - lam)`` (``base``: a log density). With ``copies`` (a
+    boolean mask, e.g. :func:`duplicates` of a resample), only those particles are moved, and each
+    only until one of its proposals is accepted: the distinct particles are left as they are,
+    which restores diversity at a fraction of the simulations (the kernel is posterior-invariant
+    for every particle, and which particles move depends on the resampling genealogy only).
+    Returns the moved particles and the mean acceptance rate (over the particles proposed).
     """
     k = ps.theta.shape[1]
     lo, hi = ev.problem.bounds
@@ -240,6 +254,11 @@ def mh_moves(
             prop = theta + rng.standard_normal((n, k)) @ chol.T
             log_q = np.zeros(n)
         inb = np.all((prop >= lo) & (prop <= hi), axis=1)
+        if copies is not None:
+            inb &= copies
+            if not copies.any():
+                done -= 1
+                break
         lp_new = np.full(n, -np.inf)
         y_new = np.full_like(y, np.nan)
         if inb.any():
@@ -254,7 +273,12 @@ def mh_moves(
         log_alpha = np.where(np.isfinite(lp_new), log_alpha, -np.inf)
         acc = np.log(rng.random(n)) < log_alpha
         theta[acc], lp[acc], y[acc] = prop[acc], lp_new[acc], y_new[acc]
-        acc_total += float(acc.mean())
+        if copies is not None:
+            proposed = int(copies.sum())
+            acc_total += float(acc.sum()) / max(proposed, 1)
+            copies = copies & ~acc
+        else:
+            acc_total += float(acc.mean())
     out = ParticleSet(theta=theta, logw=np.zeros(n), logpost=lp, y=y, info=dict(ps.info))
     out.info["steps"] = done
     return out, acc_total / max(done, 1)

@@ -32,6 +32,7 @@ from ._config import TwinConfig, as_observations, subject_dataset
 from ._particles import (
     Evaluator,
     ParticleSet,
+    duplicates,
     mh_moves,
     systematic_resample,
     temper,
@@ -282,8 +283,9 @@ class DigitalTwin:
 
         The particles are reweighted by the likelihood of the new observations (read from the
         cached trajectories when the times are on the grid); when the effective sample size falls
-        below ``ess_threshold * N`` they are resampled and moved by ``moves`` Metropolis-Hastings
-        steps targeting the posterior of all data.
+        below ``ess_threshold * N`` they are resampled and the copies (every resampled particle
+        but the first of each) are moved by up to ``moves`` Metropolis-Hastings steps targeting
+        the posterior of all data, each until a proposal of it is accepted.
         """
         ev, ps = self._need()
         t_start = time.perf_counter()
@@ -323,11 +325,17 @@ class DigitalTwin:
         ess = ps.ess
         moved, acc = 0, float("nan")
         if not np.isfinite(ess) or ess < ess_threshold * ps.n:
-            ps = ps.take(systematic_resample(self._rng, ps.logw))
+            idx = systematic_resample(self._rng, ps.logw)
+            ps = ps.take(idx)
             ps, acc = mh_moves(
-                ev, ps, self._rng, steps=moves, floor_cov=getattr(self, "_floor_cov", None)
+                ev,
+                ps,
+                self._rng,
+                steps=moves,
+                floor_cov=getattr(self, "_floor_cov", None),
+                copies=duplicates(idx),
             )
-            moved = moves
+            moved = int(ps.info.get("steps", moves))
         self._particles, self._ev = ps, ev
         self.data, self._problem = merged, pb_all
         self.history.append(
