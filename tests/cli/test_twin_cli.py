@@ -9,6 +9,16 @@ from immunetwin import datasets
 from immunetwin.cli._app import _register, app
 
 runner = CliRunner()
+VALIDATE_KE = [
+    "validate",
+    "forecast",
+    "--data",
+    str(datasets.path()),
+    "--model",
+    "ke2022_sarscov2",
+    "--analyte",
+    "nasal_SARSCoV2",
+]
 _register()
 
 
@@ -97,46 +107,14 @@ def test_clear_errors(tmp_path):
         ],
     )
     assert r.exit_code == 2 and "exactly one" in r.output
-    r = runner.invoke(
-        app,
-        [
-            "validate",
-            "forecast",
-            "--data",
-            str(datasets.path()),
-            "--model",
-            "ke2022_sarscov2",
-            "--analyte",
-            "nasal_SARSCoV2",
-            "--cutoff-day",
-            "3",
-            "--fix",
-            "rho=fast",
-            "--out",
-            str(tmp_path / "x.json"),
-        ],
-    )
-    assert r.exit_code == 2 and "NAME=VALUE" in r.output
-    r = runner.invoke(
-        app,
-        [
-            "validate",
-            "forecast",
-            "--data",
-            str(datasets.path()),
-            "--model",
-            "ke2022_sarscov2",
-            "--analyte",
-            "nasal_SARSCoV2",
-            "--cutoff-day",
-            "3",
-            "--ct-curve",
-            "steep",
-            "--out",
-            str(tmp_path / "x.json"),
-        ],
-    )
-    assert r.exit_code == 2 and "SLOPE,INTERCEPT" in r.output and "generic" in r.output
+    for extra, expected in (
+        (["--fix", "rho=fast"], ["NAME=VALUE"]),
+        (["--ct-curve", "steep"], ["SLOPE,INTERCEPT", "generic"]),
+    ):
+        r = runner.invoke(
+            app, [*VALIDATE_KE, "--cutoff-day", "3", *extra, "--out", str(tmp_path / "x.json")]
+        )
+        assert r.exit_code == 2 and all(e in r.output for e in expected), r.output
     r = runner.invoke(
         app,
         [

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import ImmunetwinError
+from ._validate import CtCurveOption, _curve
 
 twin_app = typer.Typer(
     name="twin",
@@ -61,13 +62,7 @@ def create_cmd(
         float | None,
         typer.Option("--lod", help="Detection limit (data unit) where the data give none."),
     ] = None,
-    ct_curve: Annotated[
-        str | None,
-        typer.Option(
-            "--ct-curve",
-            help="Ct data: standard curve, a name (kissler2021, generic) or SLOPE,INTERCEPT[,LOG10_FACTOR].",
-        ),
-    ] = None,
+    ct_curve: CtCurveOption = None,
     particles: Annotated[int, typer.Option("--particles", help="Posterior particles.")] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
 ) -> None:
@@ -79,8 +74,6 @@ def create_cmd(
 
     if not data.exists():
         raise _fail(f"no such file: {data}")
-    from ._validate import _curve
-
     curve = None if ct_curve is None else _curve(ct_curve)
     try:
         ds = read_dataset(data)

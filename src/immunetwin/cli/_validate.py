@@ -21,6 +21,16 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+#: ``--ct-curve`` (shared with ``twin create``).
+CtCurveOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ct-curve",
+        help="Ct data: standard curve, a name (kissler2021, generic) or SLOPE,INTERCEPT[,LOG10_FACTOR].",
+    ),
+]
+
+
 @validate_app.command("forecast", no_args_is_help=True)
 def forecast_cmd(
     data: Annotated[
@@ -67,13 +77,7 @@ def forecast_cmd(
             "--noise-df", help="Student-t measurement noise with these degrees of freedom."
         ),
     ] = None,
-    ct_curve: Annotated[
-        str | None,
-        typer.Option(
-            "--ct-curve",
-            help="Ct data: standard curve, a name (kissler2021, generic) or SLOPE,INTERCEPT[,LOG10_FACTOR].",
-        ),
-    ] = None,
+    ct_curve: CtCurveOption = None,
     censor_placeholder: Annotated[
         bool,
         typer.Option(

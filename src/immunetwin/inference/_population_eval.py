@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import FitError
 from ._problem import CalibrationProblem
+from ._problem_eval import run_batch
 
 __all__ = ["StackEval", "SubjectStack", "with_time_shift"]
 
@@ -387,8 +388,6 @@ class SubjectStack:
         return out
 
     def _simulate(self, theta: Array, subj: Array, sens: bool) -> _SimOut:
-        from ..simulate import method_code
-
         cm = self._cm
         v0 = self.views[0]
         N = theta.shape[0]
@@ -397,19 +396,7 @@ class SubjectStack:
         if v0._ode_idx.size:
             ps[:, v0._ode_slots] = nat[:, v0._ode_idx] * v0._ode_factor
         sidx = v0._ode_slots if sens else np.zeros(0, dtype=np.int64)
-        opts = self._solver
-        y, dy, status, _ = cm.run(
-            self.tout,
-            ps,
-            sens_idx=sidx,
-            method=method_code(opts.method),
-            rtol=opts.rtol,
-            atol=opts.atol,
-            max_steps=opts.max_steps,
-            t0=self._t0,
-            parallel=bool(opts.parallel and N >= 64),
-        )
-        ok = (status == 0) & np.all(np.isfinite(y.reshape(N, -1)), axis=1)
+        y, dy, ok = run_batch(cm, self.tout, ps, sidx, self._solver, self._t0, min_parallel=64)
         return y, (dy if sens else None), ps, ok
 
     def evaluate(self, theta: Array, subj: Array, *, jacobian: bool = False) -> StackEval:

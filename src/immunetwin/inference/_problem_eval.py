@@ -25,6 +25,39 @@ Array = np.ndarray[Any, Any]
 _LN10 = math.log(10.0)
 
 
+def run_batch(
+    cm: Any,
+    tout: Array,
+    ps: Array,
+    sens_idx: Array,
+    solver: Any,
+    t0: float,
+    *,
+    min_parallel: int,
+) -> tuple[Array, Array, Array]:
+    """Run a compiled model on a parameter matrix with a problem's solver options.
+
+    Returns ``(Y, dY, ok)``; ``ok`` is false for a member whose solve failed or gave a
+    non-finite output. The batch runs in parallel from ``min_parallel`` members on.
+    """
+    from ..simulate import method_code
+
+    n = ps.shape[0]
+    y, dy, status, _ = cm.run(
+        tout,
+        ps,
+        sens_idx=sens_idx,
+        method=method_code(solver.method),
+        rtol=solver.rtol,
+        atol=solver.atol,
+        max_steps=solver.max_steps,
+        t0=t0,
+        parallel=bool(solver.parallel and n >= min_parallel),
+    )
+    ok = (status == 0) & np.all(np.isfinite(y.reshape(n, -1)), axis=1)
+    return y, dy, ok
+
+
 class _ProblemEvaluation(_ProblemState):
     """The evaluation methods of a calibration problem (see ``CalibrationProblem``)."""
 
@@ -87,8 +120,6 @@ class _ProblemEvaluation(_ProblemState):
         self, theta: Array, *, sensitivities: bool = True, times: Array | None = None
     ) -> tuple[Array, Array | None, Array, Array]:
         """Simulate a batch: ``(Y (N,T,m), dY/dslot (N,T,m,k_ode) or None, PS (N,P), ok (N,))``."""
-        from ..simulate import method_code
-
         th = np.atleast_2d(np.asarray(theta, dtype=float))
         N = th.shape[0]
         cm = self._cm
@@ -98,19 +129,7 @@ class _ProblemEvaluation(_ProblemState):
             ps[:, self._ode_slots] = nat[:, self._ode_idx] * self._ode_factor
         tout = self._times if times is None else np.asarray(times, dtype=float)
         sidx = self._ode_slots if sensitivities else np.zeros(0, dtype=np.int64)
-        opts = self._solver
-        y, dy, status, _ = cm.run(
-            tout,
-            ps,
-            sens_idx=sidx,
-            method=method_code(opts.method),
-            rtol=opts.rtol,
-            atol=opts.atol,
-            max_steps=opts.max_steps,
-            t0=self._t0,
-            parallel=bool(opts.parallel and N >= 4),
-        )
-        ok = (status == 0) & np.all(np.isfinite(y.reshape(N, -1)), axis=1)
+        y, dy, ok = run_batch(cm, tout, ps, sidx, self._solver, self._t0, min_parallel=4)
         return y, (dy if sensitivities else None), ps, ok
 
     def predict(self, theta: Array, *, jacobian: bool = True) -> tuple[Array, Array | None, Array]:
