@@ -91,21 +91,7 @@ def test_show_forecast_whatif_update_report(twin_dir, tmp_path):
 def test_clear_errors(tmp_path):
     r = runner.invoke(app, ["twin", "show", str(tmp_path)])
     assert r.exit_code == 2 and "not a twin directory" in r.output
-    r = runner.invoke(
-        app,
-        [
-            "validate",
-            "forecast",
-            "--data",
-            str(datasets.path()),
-            "--model",
-            "ke2022_sarscov2",
-            "--analyte",
-            "nasal_SARSCoV2",
-            "--out",
-            str(tmp_path / "x.json"),
-        ],
-    )
+    r = runner.invoke(app, [*VALIDATE_KE, "--out", str(tmp_path / "x.json")])
     assert r.exit_code == 2 and "exactly one" in r.output
     for extra, expected in (
         (["--fix", "rho=fast"], ["NAME=VALUE"]),
