@@ -132,3 +132,38 @@ def test_split_horizon():
     assert [o.time for o in test] == [3.0, 5.0]
     train, test = vf._split(obs, 1.5, None)
     assert [o.time for o in train] == [0.0, 1.0] and [o.time for o in test] == [2.0, 3.0, 5.0, 9.0]
+
+
+def test_k_fold_cross_fitting_shares_one_prior_per_fold(monkeypatch):
+    ds = read_dataset(datasets.path())
+    seen: list[list[str]] = []
+    real = vf.population_prior_from
+
+    def spy(problems, **kw):
+        seen.append(sorted(problems))
+        return real(problems, **kw)
+
+    monkeypatch.setattr(vf, "population_prior_from", spy)
+    targets = ["p1", "p2", "p3", "p4"]
+    res = validate_forecast(
+        ds,
+        "ke2022_sarscov2",
+        ANALYTE,
+        cutoff_day=3.0,
+        horizon=2.0,
+        subjects=targets,
+        folds=2,
+        population_subjects=6,
+        particles=40,
+        starts=2,
+    )
+    assert len(seen) == 2 and res.summary["cross_fitting"] == "2-fold"
+    fold_of = res.summary["folds"]
+    assert sorted(fold_of) == targets and sorted(fold_of.values()) == [0, 0, 1, 1]
+    # priors are built in the order the targets are met; none uses a subject of its own fold
+    order = list(dict.fromkeys(fold_of[t] for t in targets))
+    for used, fold in zip(seen, order, strict=True):
+        assert not {t for t in targets if fold_of[t] == fold} & set(used)
+    assert {r["subject"] for r in res.records} == set(targets)
+    with pytest.raises(FitError, match="folds"):
+        validate_forecast(ds, "ke2022_sarscov2", ANALYTE, cutoff_day=3.0, folds=1)

@@ -93,6 +93,13 @@ def forecast_cmd(
         int | None,
         typer.Option("--population-subjects", help="At most this many other subjects per prior."),
     ] = None,
+    folds: Annotated[
+        int | None,
+        typer.Option(
+            "--folds",
+            help="K-fold cross-fitting (one population prior per fold; default: leave-one-out).",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     plot: Annotated[
         Path | None, typer.Option("--plot", help="PNG of observed vs forecast.")
@@ -150,6 +157,7 @@ def forecast_cmd(
                 particles=particles,
                 population=population,  # type: ignore[arg-type]
                 population_subjects=population_subjects,
+                folds=folds,
                 seed=seed,
                 progress=report,
             )

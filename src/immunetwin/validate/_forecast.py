@@ -187,6 +187,7 @@ def validate_forecast(
     starts: int = 8,
     population: Literal["auto", "fit_population", "fallback"] = "fallback",
     population_subjects: int | None = None,
+    folds: int | None = None,
     min_observations: int = 3,
     seed: int = 0,
     progress: Callable[[str, int, int], None] | None = None,
@@ -232,6 +233,11 @@ def validate_forecast(
         Population prior method (``auto``: ``fit_population`` when available, else the fallback).
     population_subjects
         Use at most this many other subjects for each population prior (default: all).
+    folds
+        K-fold cross-fitting: the targets are split into ``folds`` random folds, and the targets
+        of a fold share one population prior estimated without any subject of that fold (default:
+        leave-one-out, one prior per target). Makes ``fit_population`` priors affordable on large
+        cohorts.
     min_observations
         Subjects with fewer usable observations (or fewer than 2 detected) do not enter the
         population priors.
@@ -243,6 +249,8 @@ def validate_forecast(
         raise FitError("validate_forecast: give exactly one of cutoff_day and first_k")
     if first_k is not None and first_k < 1:
         raise FitError("validate_forecast: first_k must be >= 1")
+    if folds is not None and folds < 2:
+        raise FitError(f"validate_forecast: folds must be >= 2, got {folds}")
     if horizon is not None and not horizon > 0:
         raise FitError(f"validate_forecast: horizon must be > 0 days, got {horizon}")
     ds = dataset if isinstance(dataset, Dataset) else read_dataset(dataset)
@@ -320,6 +328,13 @@ def validate_forecast(
     problems = {s: config.problem(spec, ds, s, None) for s in pop_ids}
     pop_order = list(np.random.default_rng(seed).permutation(pop_ids))
     cache: dict[str, SubjectFit] = {}
+    # K-fold cross-fitting: the targets of a fold share one prior from the subjects of the other
+    # folds (K population fits instead of one per target)
+    fold_of: dict[str, int] = {}
+    if folds is not None:
+        shuffled = list(np.random.default_rng(seed + 1).permutation(targets))
+        fold_of = {sid: j % folds for j, sid in enumerate(shuffled)}
+    fold_priors: dict[int, Any] = {}
     report = _reportable_limit(problems.values())
     empirical = _empirical_table(problems)
     records: list[dict[str, Any]] = []
@@ -329,14 +344,22 @@ def validate_forecast(
     for i, s in enumerate(targets):
         if progress is not None:
             progress(f"subject {s}", i, total)
-        others = {k: v for k, v in problems.items() if k != s}
+        held = fold_of.get(s)
+        others = {
+            k: v for k, v in problems.items() if k != s and (held is None or fold_of.get(k) != held)
+        }
         if population_subjects is not None and len(others) > population_subjects:
             # the same subjects for every target (their fits are cached), the target excluded
             keep = [k for k in pop_order if k in others][:population_subjects]
             others = {k: others[k] for k in keep}
-        prior = population_prior_from(
-            others, method=population, cache=cache, starts=starts, seed=seed
-        )
+        if held is not None and held in fold_priors:
+            prior = fold_priors[held]
+        else:
+            prior = population_prior_from(
+                others, method=population, cache=cache, starts=starts, seed=seed
+            )
+            if held is not None:
+                fold_priors[held] = prior
         if prior.source.startswith("fit_population"):
             sources.add("fit_population (laplace-em)")
         else:
@@ -423,6 +446,8 @@ def validate_forecast(
             "subjects": len(targets),
             "subjects_skipped": skipped,
             "population_subjects": len(pop_ids),
+            "cross_fitting": "leave-one-out" if folds is None else f"{folds}-fold",
+            "folds": dict(sorted(fold_of.items())) if fold_of else None,
             "population_method": ", ".join(sorted(sources)),
             "estimated": [e.id for e in config.estimate],
             "fixed": dict(config.fixed),
