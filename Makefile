@@ -30,7 +30,7 @@ demo: install
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests
-	$(VENV)/bin/mypy src/immunetwin/model src/immunetwin/simulate src/immunetwin/data src/immunetwin/inference
+	$(VENV)/bin/mypy src/immunetwin  # strict on model, simulate, data, inference (pyproject)
 
 test: lint
 	$(PY) -m pytest -q -n 2

@@ -381,11 +381,12 @@ def search_grid(
             raise FitError(f"optimise: '{key}' is neither a coordinate nor an outcome")
         rows.append(row)
     table = pd.DataFrame(rows)
-    ok = table[table["feasible"]]
+    feasible_rows = np.flatnonzero(table["feasible"].to_numpy(dtype=bool))
     best = None
-    if not ok.empty:
-        i = ok["objective"].idxmax() if sense == "max" else ok["objective"].idxmin()
-        best = {k: float(table.at[i, k]) for k in space}
+    if feasible_rows.size:
+        obj = table["objective"].to_numpy(dtype=float)[feasible_rows]
+        pick = int(feasible_rows[np.argmax(obj) if sense == "max" else np.argmin(obj)])
+        best = {k: float(table[k].to_numpy(dtype=float)[pick]) for k in space}
     return OptimiseResult(
         best=best, table=table, objective=f"{sense}:{key}", constraints=tuple(constraints)
     )

@@ -396,15 +396,16 @@ class DigitalTwin:
         """Posterior mean, SD and 90% interval of each parameter (natural scale), with the MAP."""
         post = self.posterior
         q = post.quantiles((0.05, 0.5, 0.95))
+        qa = q[list(self.names)].to_numpy(dtype=float)  # rows: 5%, 50%, 95%
         mean, sd = post.mean, post.sd
         frame = pd.DataFrame(
             {
                 "parameter": list(self.names),
                 "mean": [mean[n] for n in self.names],
                 "sd": [sd[n] for n in self.names],
-                "q05": [float(q.at[0.05, n]) for n in self.names],
-                "median": [float(q.at[0.5, n]) for n in self.names],
-                "q95": [float(q.at[0.95, n]) for n in self.names],
+                "q05": [float(qa[0, j]) for j in range(len(self.names))],
+                "median": [float(qa[1, j]) for j in range(len(self.names))],
+                "q95": [float(qa[2, j]) for j in range(len(self.names))],
             }
         )
         if self._map is not None:
