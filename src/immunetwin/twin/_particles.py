@@ -127,6 +127,17 @@ def normalise(logw: Array) -> Array:
     return np.asarray(w / np.sum(w))
 
 
+def proposal_cov(cov: Array, lo: Array, hi: Array) -> Array:
+    """A Laplace covariance made fit for a proposal: symmetric, eigenvalues capped at the box
+    and floored relative to the largest (positive definite when the MAP sits on a bound, where
+    a flat direction lies next to a steep one)."""
+    cov = 0.5 * (cov + cov.T)
+    w, v = np.linalg.eigh(cov)
+    cap = float(np.max((hi - lo) ** 2) / 4.0)
+    w = np.clip(w, max(1e-8, 1e-6 * float(np.max(w))), cap)
+    return np.asarray((v * w) @ v.T)
+
+
 def duplicates(idx: Array) -> Array:
     """Mask of the resampled particles that copy an earlier one (all but the first of each)."""
     idx = np.asarray(idx)

@@ -34,6 +34,7 @@ from ._particles import (
     ParticleSet,
     duplicates,
     mh_moves,
+    proposal_cov,
     systematic_resample,
     temper,
 )
@@ -221,16 +222,9 @@ class DigitalTwin:
         self._map = np.asarray(res.theta)
         lo, hi = pb.bounds
         try:
-            cov = laplace(res, draws=1).cov_theta.to_numpy()
+            cov = proposal_cov(laplace(res, draws=1).cov_theta.to_numpy(), lo, hi)
         except (FitError, np.linalg.LinAlgError):
             cov = np.diag(((hi - lo) / 20.0) ** 2)
-        cov = 0.5 * (cov + cov.T)
-        w, v = np.linalg.eigh(cov)
-        cap = float(np.max((hi - lo) ** 2) / 4.0)
-        # floor relative to the largest direction too, so that the proposal stays positive
-        # definite when the MAP sits on a bound (a flat direction next to a steep one)
-        w = np.clip(w, max(1e-8, 1e-6 * float(np.max(w))), cap)
-        cov = (v * w) @ v.T
         ev = Evaluator(pb, self._grid())
         dist = stats.multivariate_t(loc=res.theta, shape=cov * 1.5, df=4.0, seed=self._rng)
         n = self.n_particles
