@@ -16,6 +16,10 @@ Conventions
   ``limit`` may be ``None`` for a censored record whose bound is unknown. Directions refer to
   the *recorded scale*: a ``negative`` PCR result is left-censored in copies/mL but
   right-censored in Ct (a high Ct is a low load); :meth:`Dataset.apply_standard_curve` flips it.
+
+The bodies of the table conversions (:meth:`Dataset.to_frame`, :meth:`Dataset.from_frame`) and
+of the curation steps (:meth:`Dataset.rebase`, :meth:`Dataset.convert_units`,
+:meth:`Dataset.apply_standard_curve`) live in :mod:`immunetwin.data._dataset_ops`.
 """
 
 from __future__ import annotations
@@ -26,13 +30,12 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from immunetwin.errors import DataError
 
 from ._provenance import Provenance
-from ._units import StandardCurve, convert_value, parse_unit
+from ._units import StandardCurve
 
 __all__ = [
     "FRAME_COLUMNS",
@@ -87,7 +90,6 @@ FRAME_COLUMNS: tuple[str, ...] = (
     "lob",
     "origin",
 )
-_FLOAT_COLUMNS = ("time", "value", "limit", "upper", "loq", "lob")
 
 
 def _opt_float(x: float | None, what: str) -> None:
@@ -371,22 +373,9 @@ class Dataset:
     # ------------------------------------------------------------------ frames
     def to_frame(self) -> pd.DataFrame:
         """One tidy row per observation (columns :data:`FRAME_COLUMNS`)."""
-        cols: dict[str, list[Any]] = {c: [] for c in FRAME_COLUMNS}
-        for o in self.observations:
-            for c in FRAME_COLUMNS:
-                v = getattr(o, c)
-                if c in _FLOAT_COLUMNS:
-                    v = np.nan if v is None else float(v)
-                elif c == "censoring":
-                    v = v.value
-                cols[c].append(v)
-        frame = pd.DataFrame(cols, columns=list(FRAME_COLUMNS))
-        for c in _FLOAT_COLUMNS:
-            frame[c] = frame[c].astype("float64")
-        for c in FRAME_COLUMNS:
-            if c not in _FLOAT_COLUMNS:
-                frame[c] = frame[c].astype(object)
-        return frame
+        from ._dataset_ops import dataset_to_frame
+
+        return dataset_to_frame(self)
 
     @classmethod
     def from_frame(
@@ -418,28 +407,12 @@ class Dataset:
         DataError
             Missing columns or a bad cell (message names the row).
         """
-        missing = [c for c in TIDY_COLUMNS if c not in frame.columns]
-        if missing:
-            raise DataError(f"missing columns {missing}", file=file)
-        observations: list[Observation] = []
-        records: list[dict[str, Any]] = [
-            {str(k): v for k, v in r.items()} for r in frame.to_dict("records")
-        ]
-        for i, row in enumerate(records):
-            try:
-                observations.append(_row_to_observation(row))
-            except (DataError, ValueError, TypeError) as exc:
-                msg = str(exc).split(": ", 1)[-1] if isinstance(exc, DataError) else str(exc)
-                raise DataError(msg, file=file, row=i + 1) from None
-        subj = list(subjects) if subjects is not None else []
-        known = {s.id for s in subj}
-        for o in observations:
-            if o.subject not in known:
-                known.add(o.subject)
-                subj.append(Subject(o.subject))
+        from ._dataset_ops import frame_records
+
+        subj, observations = frame_records(frame, subjects, file)
         return cls(
-            subjects=tuple(subj),
-            observations=tuple(observations),
+            subjects=subj,
+            observations=observations,
             interventions=tuple(interventions),
             reference_events=dict(reference_events or {}),
             analytes={k: dict(v) for k, v in (analytes or {}).items()},
@@ -478,34 +451,9 @@ class Dataset:
         DataError
             If the analytes have different reference events or a subject lacks an offset.
         """
-        chosen = set(analytes) if analytes is not None else set(self.analyte_names)
-        events = {self.reference_events.get(a, "") for a in chosen}
-        if len(events) != 1:
-            raise DataError(f"analytes to re-base have different reference events: {events}")
-        old = events.pop()
-        need = {o.subject for o in self.observations if o.analyte in chosen}
-        need |= {iv.subject for iv in self.interventions if iv.reference_event == old}
-        lacking = sorted(need - set(offsets))
-        if lacking:
-            raise DataError(f"no offset for subjects {lacking[:5]} (re-basing to {new_event!r})")
-        obs = tuple(
-            replace(o, time=o.time - float(offsets[o.subject])) if o.analyte in chosen else o
-            for o in self.observations
-        )
-        ivs = tuple(
-            replace(iv, time=iv.time - float(offsets[iv.subject]), reference_event=new_event)
-            if iv.reference_event == old
-            else iv
-            for iv in self.interventions
-        )
-        refs = dict(self.reference_events)
-        refs.update(dict.fromkeys(chosen, new_event))
-        return self.with_step(
-            f"rebase {sorted(chosen)} from {old!r} to {new_event!r}",
-            observations=obs,
-            interventions=ivs,
-            reference_events=refs,
-        )
+        from ._dataset_ops import rebase_dataset
+
+        return rebase_dataset(self, new_event, offsets, analytes)
 
     def convert_units(self, to_unit: str, *, analytes: Iterable[str]) -> Dataset:
         """Convert the values, limits of the given analytes to ``to_unit`` (pint).
@@ -515,31 +463,9 @@ class Dataset:
         DataError
             Unknown or incompatible units (Ct needs :meth:`apply_standard_curve`).
         """
-        chosen = set(analytes)
-        parse_unit(to_unit)
+        from ._dataset_ops import convert_dataset_units
 
-        def conv(x: float | None, unit: str) -> float | None:
-            return None if x is None else float(convert_value(x, unit, to_unit))
-
-        obs = []
-        for o in self.observations:
-            if o.analyte in chosen and o.unit != to_unit:
-                o = replace(
-                    o,
-                    value=conv(o.value, o.unit),
-                    limit=conv(o.limit, o.unit),
-                    upper=conv(o.upper, o.unit),
-                    loq=conv(o.loq, o.unit),
-                    lob=conv(o.lob, o.unit),
-                    unit=to_unit,
-                )
-            obs.append(o)
-        meta = {k: dict(v) for k, v in self.analytes.items()}
-        for a in chosen & set(meta):
-            meta[a]["unit"] = to_unit
-        return self.with_step(
-            f"convert {sorted(chosen)} to {to_unit!r}", observations=tuple(obs), analytes=meta
-        )
+        return convert_dataset_units(self, to_unit, analytes)
 
     def apply_standard_curve(
         self, curve: StandardCurve, *, analytes: Iterable[str] | None = None
@@ -555,53 +481,9 @@ class Dataset:
         analytes : iterable of str, optional
             Analytes to convert (default: every analyte measured in ``Ct``).
         """
-        if not isinstance(curve, StandardCurve):
-            raise DataError("apply_standard_curve needs a StandardCurve")
-        chosen = (
-            set(analytes)
-            if analytes is not None
-            else {o.analyte for o in self.observations if o.unit == "Ct"}
-        )
-        flip = {
-            Censoring.LEFT: Censoring.RIGHT,
-            Censoring.RIGHT: Censoring.LEFT,
-            Censoring.NONE: Censoring.NONE,
-            Censoring.INTERVAL: Censoring.INTERVAL,
-        }
+        from ._dataset_ops import apply_curve
 
-        def f(x: float | None) -> float | None:
-            return None if x is None else float(curve.ct_to_log10(x))
-
-        obs = []
-        for o in self.observations:
-            if o.analyte in chosen:
-                if o.unit != "Ct":
-                    raise DataError(f"analyte {o.analyte!r} is in {o.unit!r}, not Ct")
-                lo, hi = f(o.limit), f(o.upper)
-                if o.censoring is Censoring.INTERVAL:
-                    lo, hi = hi, lo
-                o = replace(
-                    o,
-                    value=f(o.value),
-                    limit=lo,
-                    upper=hi,
-                    loq=f(o.loq),
-                    lob=f(o.lob),
-                    censoring=flip[o.censoring],
-                    unit=curve.unit,
-                )
-            obs.append(o)
-        meta = {k: dict(v) for k, v in self.analytes.items()}
-        for a in chosen & set(meta):
-            meta[a]["unit"] = curve.unit
-            meta[a]["standard_curve"] = curve.name
-        return self.with_step(
-            f"Ct -> {curve.unit} for {sorted(chosen)} with standard curve {curve.name!r} "
-            f"(slope {curve.slope}, intercept {curve.intercept}, "
-            f"log10 factor {curve.log10_factor}; {curve.source})",
-            observations=tuple(obs),
-            analytes=meta,
-        )
+        return apply_curve(self, curve, analytes)
 
     # ------------------------------------------------------------------ sidecar
     def meta_dict(self) -> dict[str, Any]:
@@ -620,50 +502,3 @@ class Dataset:
             "metadata": dict(self.metadata),
             "skipped": [s.to_dict() for s in self.skipped],
         }
-
-
-def _row_to_observation(row: Mapping[str, Any]) -> Observation:
-    def fl(key: str) -> float | None:
-        v = row.get(key)
-        if v is None or (isinstance(v, str) and v.strip() == ""):
-            return None
-        try:
-            return _none_if_nan(v)
-        except (TypeError, ValueError):
-            raise DataError(f"column {key!r}: not a number: {v!r}") from None
-
-    def st(key: str) -> str:
-        v = row.get(key)
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            return ""
-        return str(v)
-
-    time = fl("time")
-    if time is None:
-        raise DataError("column 'time': missing")
-    subject, analyte = st("subject"), st("analyte")
-    if not subject:
-        raise DataError("column 'subject': missing")
-    if not analyte:
-        raise DataError("column 'analyte': missing")
-    try:
-        censoring = Censoring(st("censoring") or "none")
-    except ValueError:
-        raise DataError(f"column 'censoring': unknown value {row.get('censoring')!r}") from None
-    return Observation(
-        subject=subject,
-        time=time,
-        analyte=analyte,
-        value=fl("value"),
-        unit=st("unit"),
-        specimen=st("specimen"),
-        censoring=censoring,
-        limit=fl("limit"),
-        upper=fl("upper"),
-        assay=st("assay"),
-        qualitative=st("qualitative"),
-        sample=st("sample"),
-        loq=fl("loq"),
-        lob=fl("lob"),
-        origin=st("origin"),
-    )
