@@ -63,6 +63,8 @@ def test_uncensored_below_lod() -> None:
     ct = list(UncensoredBelowLimit().check(_ds(_o(v=42.0, unit="Ct"), lod=40.0)))
     assert len(ct) == 1
     assert not list(UncensoredBelowLimit().check(_ds(_o(v=50.0), lod=None)))
+    # a value reported at the limit (up to float round-off of a unit conversion) is not below it
+    assert not list(UncensoredBelowLimit().check(_ds(_o(v=100.0 * (1 - 1e-12)), lod=100.0)))
 
 
 def test_duplicates() -> None:

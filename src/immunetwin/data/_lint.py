@@ -8,6 +8,7 @@ reader recorded one, else its index). :func:`lint` runs a list of rules (default
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -134,7 +135,8 @@ class UncensoredBelowLimit:
             lod = _lod(dataset, o.analyte)
             if lod is None or o.censoring is not Censoring.NONE or o.value is None:
                 continue
-            bad = o.value > lod if o.unit == "Ct" else o.value < lod
+            tol = 1e-9 * abs(lod)  # a value reported at the limit is not beyond it
+            bad = o.value > lod + tol if o.unit == "Ct" else o.value < lod - tol
             if bad:
                 side = "above" if o.unit == "Ct" else "below"
                 yield _at(
@@ -340,7 +342,10 @@ class LimitPlaceholderRule:
             i, o = next(
                 (i, o)
                 for i, o in enumerate(dataset.observations)
-                if o.analyte == a and o.value is not None and o.censoring is Censoring.NONE
+                if o.analyte == a
+                and o.value is not None
+                and o.censoring is Censoring.NONE
+                and math.isclose(o.value, found.value, rel_tol=1e-8)
             )
             yield _at(
                 self,
