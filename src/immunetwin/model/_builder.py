@@ -216,6 +216,26 @@ class ModelBuilder:
             name=name,
         )
 
+    def fraction(
+        self,
+        pid: str,
+        *,
+        source: str = "intervention input",
+        name: str = "",
+    ) -> ModelBuilder:
+        """Add a dimensionless fraction in ``[0, 1]`` (a drug's efficacy, a depleted fraction),
+        default 0 (no effect), on the linear scale."""
+        return self.parameter(
+            pid,
+            0.0,
+            unit="dimensionless",
+            lower=0.0,
+            upper=1.0,
+            log_scale=False,
+            source=source,
+            name=name,
+        )
+
     def reaction(
         self,
         rid: str,

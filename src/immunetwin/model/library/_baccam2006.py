@@ -135,13 +135,8 @@ def build() -> ModelSpec:
         source=_SRC,
         name="initial virus titre",
     )
-    b.parameter(
+    b.fraction(
         "eps_nai",
-        0.0,
-        unit="dimensionless",
-        lower=0.0,
-        upper=1.0,
-        log_scale=False,
         source="intervention input (0 = untreated); Baccam 2006 zanamivir analysis",
         name="NAI efficacy",
     )

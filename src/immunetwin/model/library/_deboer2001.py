@@ -132,16 +132,7 @@ def build() -> ModelSpec:
         source="De Boer 2001: memory is stable over the observation period",
         name="memory decay",
     )
-    b.parameter(
-        "f_dep",
-        0.0,
-        unit="dimensionless",
-        lower=0.0,
-        upper=1.0,
-        log_scale=False,
-        source="intervention input",
-        name="depleted fraction",
-    )
+    b.fraction("f_dep", name="depleted fraction")
     b.start_time("t_dep", unit="d", name="depletion time")
     b.parameter(
         "sigma_cd8", 0.3, unit="log10", lower=0.01, upper=2.0, source="assumed", name="count noise"

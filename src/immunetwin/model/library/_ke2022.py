@@ -216,16 +216,7 @@ def build() -> ModelSpec:
         source=_ILL,
         name="infected cells for half-maximal activation",
     )
-    b.parameter(
-        "eps_av",
-        0.0,
-        unit="dimensionless",
-        lower=0.0,
-        upper=1.0,
-        log_scale=False,
-        source="intervention input",
-        name="antiviral efficacy",
-    )
+    b.fraction("eps_av", name="antiviral efficacy")
     b.start_time("t_av", unit="d", name="antiviral start")
     b.parameter(
         "ct_intercept",

@@ -103,13 +103,8 @@ def build() -> ModelSpec:
         source=_ABS + ": 96% at 15 MU daily (81% at 5 MU, 95% at 10 MU)",
         name="production-blocking efficacy",
     )
-    b.parameter(
+    b.fraction(
         "eta",
-        0.0,
-        unit="dimensionless",
-        lower=0.0,
-        upper=1.0,
-        log_scale=False,
         source="Neumann 1998: infection-blocking efficacy found small (set 0)",
         name="infection-blocking efficacy",
     )

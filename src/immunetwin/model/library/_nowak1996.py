@@ -116,27 +116,9 @@ def build() -> ModelSpec:
         name="CTL proliferation rate",
     )
     b.parameter("bz", 0.1, unit="1/d", lower=0.001, upper=1.0, source=_ILL, name="CTL decay rate b")
-    b.parameter(
-        "eps_rti",
-        0.0,
-        unit="dimensionless",
-        lower=0.0,
-        upper=1.0,
-        log_scale=False,
-        source="intervention input",
-        name="RTI efficacy",
-    )
+    b.fraction("eps_rti", name="RTI efficacy")
     b.start_time("t_rti", unit="d", name="RTI start")
-    b.parameter(
-        "f_dep",
-        0.0,
-        unit="dimensionless",
-        lower=0.0,
-        upper=1.0,
-        log_scale=False,
-        source="intervention input",
-        name="depleted fraction",
-    )
+    b.fraction("f_dep", name="depleted fraction")
     b.start_time("t_dep", unit="d", name="depletion time")
     b.parameter(
         "sigma_v",

@@ -198,16 +198,7 @@ def build() -> ModelSpec:
         source="intervention input",
         name="interferon pretreatment",
     )
-    b.parameter(
-        "eps_nai",
-        0.0,
-        unit="dimensionless",
-        lower=0.0,
-        upper=1.0,
-        log_scale=False,
-        source="intervention input",
-        name="NAI efficacy",
-    )
+    b.fraction("eps_nai", name="NAI efficacy")
     b.start_time("t_nai", unit="d", name="NAI start")
     b.parameter(
         "sigma_v", 0.5, unit="log10", lower=0.05, upper=2.0, source="assumed", name="titre noise"

@@ -118,16 +118,7 @@ def build() -> ModelSpec:
         source=_T1 + " (N varied; 1000 used here)",
         name="burst size",
     )
-    b.parameter(
-        "eps_rti",
-        0.0,
-        unit="dimensionless",
-        lower=0.0,
-        upper=1.0,
-        log_scale=False,
-        source="intervention input",
-        name="RTI efficacy",
-    )
+    b.fraction("eps_rti", name="RTI efficacy")
     b.start_time("t_rti", unit="d", name="RTI start")
     b.parameter(
         "sigma_cd4",

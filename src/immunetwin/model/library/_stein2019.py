@@ -172,16 +172,7 @@ def build() -> ModelSpec:
         name="baseline IL-6",
     )
     b.parameter("k_deg", 2.0, unit="1/d", lower=0.1, upper=20.0, source=_EXT, name="IL-6 clearance")
-    b.parameter(
-        "eps_toci",
-        0.0,
-        unit="dimensionless",
-        lower=0.0,
-        upper=1.0,
-        log_scale=False,
-        source="intervention input (extension)",
-        name="blockade efficacy",
-    )
+    b.fraction("eps_toci", source="intervention input (extension)", name="blockade efficacy")
     b.start_time("t_toci", unit="d", name="blockade start")
     b.parameter(
         "sigma_il6",
