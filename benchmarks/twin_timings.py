@@ -27,8 +27,7 @@ import pandas as pd
 from immunetwin import datasets
 from immunetwin.data import read_dataset
 from immunetwin.inference import GaussianPrior
-from immunetwin.twin import DigitalTwin, default_lod
-from immunetwin.validate import DEFAULT_ESTIMATES, DEFAULT_FIXED
+from immunetwin.twin import DigitalTwin, UpdateStep, build_twin
 
 A = "nasal_SARSCoV2"
 NAMES = ["beta", "delta1", "delta2", "piv", "V0", "sigma_v"]
@@ -43,17 +42,14 @@ def prior() -> GaussianPrior:
 
 
 def twin(ds, until: float, seed: int = 0) -> DigitalTwin:
-    obs = [o for o in ds.observations if o.subject == "p1" and o.analyte == A and o.time <= until]
-    sub = ds.with_step("bench", subjects=(ds.subject("p1"),), observations=tuple(obs))
-    return DigitalTwin(
+    return build_twin(
+        ds,
         "ke2022_sarscov2",
-        sub,
+        subject="p1",
+        analytes=[A],
+        cutoff_day=until,
         prior=prior(),
-        observables={A: "viral_rna"},
-        estimate=DEFAULT_ESTIMATES["ke2022_sarscov2"],
-        fixed=DEFAULT_FIXED["ke2022_sarscov2"],
         t0=-11.0,
-        lod={A: default_lod(ds, A)},
         particles=1000,
         horizon=18.0,
         seed=seed,
@@ -84,7 +80,7 @@ def main() -> None:
             tw.forecast(times, states=False)
             fc_off.append(time.perf_counter() - t)
             t = time.perf_counter()
-            tw.forecast(tw._ev.grid[::4][:85], states=False)
+            tw.forecast(tw.cache_grid[::4][:85], states=False)
             fc_on.append(time.perf_counter() - t)
     seq, seq_moved, seq_move_times = [], 0, []
     later = sorted(
@@ -97,7 +93,8 @@ def main() -> None:
             t = time.perf_counter()
             tw.update([o])
             seq.append(time.perf_counter() - t)
-            if tw.history[-1].get("resampled"):
+            h = tw.history[-1]
+            if isinstance(h, UpdateStep) and h.resampled:
                 seq_moved += 1
                 seq_move_times.append(seq[-1])
     med = statistics.median

@@ -24,6 +24,8 @@ from typing import Any
 MODEL = "ke2022_sarscov2"
 ANALYTE = "nasal_SARSCoV2"
 SUBJECT = "p1"
+#: Model start on the symptom-onset clock (infection about 11 days before onset).
+T0 = -11.0
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,22 @@ class DemoResult:
     comparison: Any
     forecast: Any
     optimum: Any
+
+
+def _population_prior(ds: Any, spec: Any, subject: str, population_subjects: int) -> Any:
+    """A population prior from other participants with >= 5 detections (never ``subject``)."""
+    from .data import Censoring
+    from .twin import twin_config
+    from .validate import population_prior_from
+
+    config = twin_config(ds, spec, analytes=[ANALYTE], t0=T0)
+    others = []
+    for s in ds.subject_ids:
+        obs = [o for o in ds.observations if o.subject == s and o.analyte == ANALYTE]
+        if s != subject and sum(o.censoring is Censoring.NONE for o in obs) >= 5:
+            others.append(s)
+    problems = {s: config.problem(spec, ds, s, None) for s in others[:population_subjects]}
+    return population_prior_from(problems, method="fallback", starts=8)
 
 
 def run_demo(
@@ -52,14 +70,12 @@ def run_demo(
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from . import datasets
-    from .data import Censoring, read_dataset
+    from .data import read_dataset
     from .model import library
-    from .twin import Constraint, DigitalTwin, Scenario, TwinConfig, default_lod, write_report
-    from .validate import DEFAULT_ESTIMATES, DEFAULT_FIXED, analyte_map, population_prior_from
+    from .twin import Constraint, Scenario, build_twin, write_report
 
     console = Console(quiet=not show_progress, highlight=False)
     started = time.perf_counter()
-    steps = 7
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -67,36 +83,15 @@ def run_demo(
         console=console,
         transient=False,
     ) as prog:
-        task = prog.add_task(
-            "reading the shipped data (Ke et al. 2022 via Shedding Hub)", total=steps
-        )
+        task = prog.add_task("reading the shipped data (Ke et al. 2022 via Shedding Hub)", total=7)
         ds = read_dataset(datasets.path())
         spec = library.get(MODEL)
-        lod = default_lod(ds, ANALYTE)
-        assert lod is not None
-        om = analyte_map(ds, spec, ANALYTE)
-        t0 = -11.0
-        config = TwinConfig.build(
-            spec,
-            ds,
-            observables={ANALYTE: om},
-            estimate=DEFAULT_ESTIMATES[MODEL],
-            fixed=DEFAULT_FIXED.get(MODEL),
-            t0=t0,
-            lod={ANALYTE: lod},
-        )
         prog.advance(task)
 
         prog.update(
             task, description=f"population prior from {population_subjects} other participants"
         )
-        others = []
-        for s in ds.subject_ids:
-            obs = [o for o in ds.observations if o.subject == s and o.analyte == ANALYTE]
-            if s != subject and sum(o.censoring is Censoring.NONE for o in obs) >= 5:
-                others.append(s)
-        problems = {s: config.problem(spec, ds, s, None) for s in others[:population_subjects]}
-        prior = population_prior_from(problems, method="fallback", starts=8)
+        prior = _population_prior(ds, spec, subject, population_subjects)
         prog.advance(task)
 
         prog.update(task, description=f"calibrating {subject}'s twin on days <= {cutoff_day:g}")
@@ -104,22 +99,15 @@ def run_demo(
             (o for o in ds.observations if o.subject == subject and o.analyte == ANALYTE),
             key=lambda o: o.time,
         )
-        early = [o for o in mine if o.time <= cutoff_day]
         later = [o for o in mine if o.time > cutoff_day]
-        sub = ds.with_step(
-            f"demo: {subject}, observations up to day {cutoff_day:g}",
-            subjects=(ds.subject(subject),),
-            observations=tuple(early),
-        )
-        twin = DigitalTwin(
+        twin = build_twin(
+            ds,
             spec,
-            sub,
+            subject=subject,
+            analytes=[ANALYTE],
+            cutoff_day=cutoff_day,
             prior=prior,
-            observables=config.observables,
-            estimate=config.estimate,
-            fixed=config.fixed,
-            t0=t0,
-            lod=config.lod,
+            t0=T0,
             particles=particles,
             horizon=float(mine[-1].time) + 4.0,
             seed=1,
@@ -142,7 +130,7 @@ def run_demo(
         prog.advance(task)
 
         prog.update(task, description="saving the twin")
-        twin_dir = twin.save(out / "twin")
+        twin_dir = twin.save(out / "twin", force=True)
         prog.advance(task)
         prog.update(task, description="writing the HTML report")
         report = write_report(twin, out / "report.html", scenarios)

@@ -153,3 +153,8 @@ class DataError(ImmunetwinError):
 
 class FitError(ImmunetwinError):
     """A calibration problem that cannot be set up or solved."""
+
+
+class TwinFormatError(ImmunetwinError):
+    """A damaged or foreign twin directory: a missing, truncated or garbled file, an unknown
+    format, or a checksum that does not match. The message names the file."""

@@ -86,6 +86,41 @@ def test_show_forecast_whatif_update_report(twin_dir, tmp_path):
     r = runner.invoke(app, ["report", str(twin_dir), "--out", str(tmp_path / "r.html")])
     assert r.exit_code == 0, r.output
     assert 'id="fig-forecast"' in (tmp_path / "r.html").read_text()
+    # every save is a version: create, update; restore brings the calibrated one back
+    r = runner.invoke(app, ["twin", "history", str(twin_dir)])
+    assert r.exit_code == 0 and len(r.output.strip().splitlines()) == 2, r.output
+    assert r.output.splitlines()[-1].startswith("*")
+    r = runner.invoke(app, ["twin", "restore", str(twin_dir), "--version", "1"])
+    assert r.exit_code == 0 and "as version 3" in r.output, r.output
+    r = runner.invoke(app, ["twin", "show", str(twin_dir)])
+    assert r.exit_code == 0 and "updates=1)" in r.output, r.output
+    r = runner.invoke(app, ["twin", "restore", str(twin_dir), "--version", "9"])
+    assert r.exit_code == 2 and "no version 9" in r.output
+
+
+def test_create_refuses_another_subjects_twin(twin_dir):
+    r = runner.invoke(
+        app,
+        [
+            "twin",
+            "create",
+            "--data",
+            str(datasets.path()),
+            "--model",
+            "ke2022_sarscov2",
+            "--subject",
+            "p2",
+            "--analyte",
+            "nasal_SARSCoV2",
+            "--cutoff-day",
+            "3",
+            "--particles",
+            "10",
+            "--out",
+            str(twin_dir),
+        ],
+    )
+    assert r.exit_code == 2 and "subject 'p1'" in r.output and "--force" in r.output, r.output
 
 
 def test_clear_errors(tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import FrozenInstanceError
 from pathlib import Path
@@ -13,6 +12,7 @@ from typer.testing import CliRunner
 
 from immunetwin.errors import ImmunetwinError
 from immunetwin.store import Registry, RegistryError, TwinNotFound, TwinRecord, default_url
+from immunetwin.twin import read_twin_info
 
 
 def test_default_url(monkeypatch, tmp_path):
@@ -50,18 +50,18 @@ def test_migrations_create_schema(db_url):
 
 def test_round_trip(db_url, twin_dir):
     reg = Registry(db_url)
-    meta = json.loads((twin_dir / "twin.json").read_text())
+    meta = read_twin_info(twin_dir)
     report = twin_dir.parent / "report.html"
     rec = reg.add_twin(twin_dir, name="p1 early", report=report)
     assert isinstance(rec, TwinRecord)
     assert re.fullmatch(r"[0-9a-f]{32}", rec.id)
     assert rec.name == "p1 early"
-    assert rec.subject == "p1" == meta["subject"]
+    assert rec.subject == "p1" == meta.subject
     assert rec.model_id == "ke2022_sarscov2"
-    assert rec.model_hash == meta["model"]["hash"]
-    assert rec.data_sha256 == meta["data"]["sha256"]
-    assert rec.immunetwin_version == meta["immunetwin_version"]
-    assert rec.created_at == meta["history"][0]["at"]
+    assert rec.model_hash == meta.model_hash
+    assert rec.data_sha256 == meta.data_sha256
+    assert rec.immunetwin_version == meta.immunetwin_version
+    assert rec.created_at == meta.created_at
     assert rec.n_updates == 0
     assert rec.path == twin_dir.resolve() and rec.path.is_absolute()
     assert rec.report == report.resolve()
@@ -69,7 +69,7 @@ def test_round_trip(db_url, twin_dir):
         rec.name = "other"  # type: ignore[misc]
 
     other = reg.add_twin(twin_dir)  # default name: the twin's own
-    assert other.name == meta["name"] and other.report is None and other.id != rec.id
+    assert other.name == meta.name and other.report is None and other.id != rec.id
 
     fresh = Registry(db_url)  # a new connection sees the same rows
     assert {r.id for r in fresh.list_twins()} == {rec.id, other.id}

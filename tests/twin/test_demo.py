@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from immunetwin.demo import run_demo
+from immunetwin.twin import DigitalTwin, read_twin_info
 
 
 def test_demo_report(tmp_path):
@@ -11,11 +12,6 @@ def test_demo_report(tmp_path):
     assert 'id="fig-forecast"' in html
     assert 'id="whatif-table"' in html
     assert "antiviral day 4" in html and "antiviral day 7" in html
-    assert (res.twin_dir / "twin.json").exists()
-    assert [
-        h["step"]
-        for h in __import__("json").loads((res.twin_dir / "twin.json").read_text())["history"]
-    ] == [
-        "calibrate",
-        "update",
-    ]
+    back = DigitalTwin.load(res.twin_dir)
+    assert [h.step for h in back.history] == ["calibrate", "update"]
+    assert read_twin_info(res.twin_dir).n_updates == 1

@@ -7,8 +7,7 @@ import math
 import pandas as pd
 
 from immunetwin.inference import GaussianPrior
-from immunetwin.twin import DigitalTwin, default_lod
-from immunetwin.validate import DEFAULT_ESTIMATES, DEFAULT_FIXED
+from immunetwin.twin import DigitalTwin, build_twin
 
 ANALYTE = "nasal_SARSCoV2"
 NAMES = ["beta", "delta1", "delta2", "piv", "V0", "sigma_v"]
@@ -37,16 +36,17 @@ def subject_data(ds, subject: str, *, until: float | None = None):
     return ds.with_step("test", subjects=(ds.subject(subject),), observations=tuple(obs))
 
 
-def make_twin(ds, prior, *, until: float | None = 3.0, particles: int = 300, seed: int = 0):
-    return DigitalTwin(
+def make_twin(
+    ds, prior, *, until: float | None = 3.0, particles: int = 300, seed: int = 0
+) -> DigitalTwin:
+    return build_twin(
+        ds,
         "ke2022_sarscov2",
-        subject_data(ds, "p1", until=until),
+        subject="p1",
+        analytes=[ANALYTE],
+        cutoff_day=until,
         prior=prior,
-        observables={ANALYTE: "viral_rna"},
-        estimate=DEFAULT_ESTIMATES["ke2022_sarscov2"],
-        fixed=DEFAULT_FIXED["ke2022_sarscov2"],
         t0=-11.0,
-        lod={ANALYTE: default_lod(ds, ANALYTE)},
         particles=particles,
         horizon=18.0,
         seed=seed,

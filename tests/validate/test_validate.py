@@ -10,8 +10,15 @@ import pytest
 from immunetwin import datasets
 from immunetwin.data import read_dataset
 from immunetwin.errors import FitError
+from immunetwin.twin import split_observations
+from immunetwin.validate import (
+    ForecastRecord,
+    ValidationSummary,
+    crps_sample,
+    load_result,
+    validate_forecast,
+)
 from immunetwin.validate import _forecast as vf
-from immunetwin.validate import crps_sample, validate_forecast
 from immunetwin.validate._scoring import abs_error, covers, score_crps
 
 ANALYTE = "nasal_SARSCoV2"
@@ -96,6 +103,12 @@ def test_smoke_records_and_summary(smoke, tmp_path):
     assert s["fixed"] == {"rho": 0.0} and "rho" not in s["estimated"]
     path = res.save(tmp_path / "r.json")
     assert json.loads(path.read_text())["summary"]["subjects"] == 3
+    # typed records and summary; the JSON round-trips to the same typed result
+    assert isinstance(res.summary, ValidationSummary)
+    assert all(isinstance(r, ForecastRecord) for r in res.records)
+    assert res.summary.scores.coverage_90 == s["coverage_90"] == res.summary["coverage_90"]
+    back = load_result(path)
+    assert back.to_dict() == json.loads(path.read_text())
     assert res.plot(tmp_path / "r.png").stat().st_size > 1000
 
 
@@ -127,10 +140,10 @@ def test_split_horizon():
             self.time = t
 
     obs = [Obs(t) for t in (5.0, 0.0, 1.0, 2.0, 9.0, 3.0)]
-    train, test = vf._split(obs, None, 3, 4.0)  # third observation at t=2, score (2, 6]
+    train, test = split_observations(obs, None, 3, 4.0)  # third observation at t=2, score (2, 6]
     assert [o.time for o in train] == [0.0, 1.0, 2.0]
     assert [o.time for o in test] == [3.0, 5.0]
-    train, test = vf._split(obs, 1.5, None)
+    train, test = split_observations(obs, 1.5, None)
     assert [o.time for o in train] == [0.0, 1.0] and [o.time for o in test] == [2.0, 3.0, 5.0, 9.0]
 
 
@@ -164,6 +177,6 @@ def test_k_fold_cross_fitting_shares_one_prior_per_fold(monkeypatch):
     order = list(dict.fromkeys(fold_of[t] for t in targets))
     for used, fold in zip(seen, order, strict=True):
         assert not {t for t in targets if fold_of[t] == fold} & set(used)
-    assert {r["subject"] for r in res.records} == set(targets)
+    assert {r.subject for r in res.records} == set(targets)
     with pytest.raises(FitError, match="folds"):
         validate_forecast(ds, "ke2022_sarscov2", ANALYTE, cutoff_day=3.0, folds=1)

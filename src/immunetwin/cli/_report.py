@@ -27,9 +27,6 @@ def report_cmd(
     """Write the twin's HTML report: data, fit, forecast, what-if, posteriors, diagnostics, provenance."""
     from ..twin import DigitalTwin, Scenario, write_report
 
-    if not (twin_dir / "twin.json").exists():
-        typer.echo(f"error: {twin_dir} is not a twin directory (no twin.json)", err=True)
-        raise typer.Exit(2)
     try:
         twin = DigitalTwin.load(twin_dir)
         scs = [Scenario.parse(s) for s in scenario] if scenario else None

@@ -12,7 +12,7 @@ from ._validate import CtCurveOption, _curve
 
 twin_app = typer.Typer(
     name="twin",
-    help="Digital twins of one person: create (calibrate), update, forecast, what-if, show.",
+    help="Digital twins of one person: create (calibrate), update, forecast, what-if, show, history, restore.",
     no_args_is_help=True,
 )
 
@@ -25,8 +25,6 @@ def _fail(message: str) -> typer.Exit:
 def _load(path: Path) -> Any:
     from ..twin import DigitalTwin
 
-    if not (path / "twin.json").exists():
-        raise _fail(f"{path} is not a twin directory (no twin.json)")
     try:
         return DigitalTwin.load(path)
     except (ImmunetwinError, OSError) as exc:
@@ -65,63 +63,36 @@ def create_cmd(
     ct_curve: CtCurveOption = None,
     particles: Annotated[int, typer.Option("--particles", help="Posterior particles.")] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the twin of another subject in --out.")
+    ] = False,
 ) -> None:
     """Calibrate a new twin to one subject's data and save it."""
-    from ..data import Censoring, read_dataset
-    from ..model import library
-    from ..twin import DigitalTwin, default_lod
-    from ..validate import DEFAULT_ESTIMATES, DEFAULT_FIXED, analyte_map
+    from ..data import read_dataset
+    from ..twin import build_twin
 
     if not data.exists():
         raise _fail(f"no such file: {data}")
     curve = None if ct_curve is None else _curve(ct_curve)
     try:
-        ds = read_dataset(data)
-        spec = library.get(model)
-        if subject not in ds.subject_ids:
-            raise _fail(f"unknown subject '{subject}' (e.g. {list(ds.subject_ids[:5])})")
-        obs = [o for o in ds.observations if o.subject == subject and o.analyte == analyte]
-        if cutoff_day is not None:
-            obs = [o for o in obs if o.time <= cutoff_day]
-        if not obs:
-            raise _fail(f"subject '{subject}' has no '{analyte}' observations to fit")
-        lod_map = {}
-        if any(
-            o.censoring is not Censoring.NONE and o.limit is None
-            for o in ds.observations
-            if o.analyte == analyte
-        ):
-            v = lod if lod is not None else default_lod(ds, analyte)
-            if v is not None:
-                lod_map[analyte] = v
-        sub = ds.with_step(
-            f"twin create: subject {subject}",
-            subjects=(ds.subject(subject),),
-            observations=tuple(obs),
-        )
-        if t0 is None:
-            from ..validate import default_t0
-
-            t0 = default_t0(obs)
-        est: list[Any] | None = _csv(estimate) or list(DEFAULT_ESTIMATES.get(spec.id, ())) or None
-        twin = DigitalTwin(
-            spec,
-            sub,
-            observables={analyte: analyte_map(ds, spec, analyte, curve)},
-            estimate=est,
-            fixed=None if _csv(estimate) else DEFAULT_FIXED.get(spec.id),
-            t0=t0,
-            lod=lod_map,
+        twin = build_twin(
+            read_dataset(data),
+            model,
             subject=subject,
+            analytes=[analyte],
+            cutoff_day=cutoff_day,
+            estimate=_csv(estimate) or None,
+            lod=lod,
+            standard_curve=curve,
+            t0=t0,
             particles=particles,
             seed=seed,
         )
         twin.calibrate()
-        twin.save(out)
+        twin.save(out, force=force)
     except (ImmunetwinError, OSError) as exc:
         raise _fail(str(exc)) from None
-    h = twin.history[-1]
-    typer.echo(f"calibrated {twin!r} in {h['seconds']:.1f} s; wrote {out}")
+    typer.echo(f"calibrated {twin!r} in {twin.history[-1].seconds:.1f} s; wrote {out}")
 
 
 @twin_app.command("update", no_args_is_help=True)
@@ -131,20 +102,13 @@ def update_cmd(
 ) -> None:
     """Assimilate the observations in --data that the twin has not seen (SMC update); save."""
     from ..data import read_dataset
+    from ..twin import UpdateStep, new_observations
 
     twin = _load(twin_dir)
     if not data.exists():
         raise _fail(f"no such file: {data}")
     try:
-        ds = read_dataset(data)
-        seen = {(o.analyte, o.time) for o in twin.data.observations}
-        new = [
-            o
-            for o in ds.observations
-            if o.subject == twin.subject
-            and o.analyte in twin.config.observables
-            and (o.analyte, o.time) not in seen
-        ]
+        new = new_observations(twin, read_dataset(data))
         if not new:
             raise _fail(f"no new observations of subject '{twin.subject}' in {data}")
         twin.update(new)
@@ -152,9 +116,10 @@ def update_cmd(
     except (ImmunetwinError, OSError) as exc:
         raise _fail(str(exc)) from None
     h = twin.history[-1]
+    assert isinstance(h, UpdateStep)
     typer.echo(
-        f"assimilated {len(h['new_observations'])} observation(s) in {1000 * h['seconds']:.0f} ms "
-        f"(ESS {h['ess_after_reweighting']:.0f}, resampled: {h['resampled']}); wrote {twin_dir}"
+        f"assimilated {len(h.new_observations)} observation(s) in {1000 * h.seconds:.0f} ms "
+        f"(ESS {h.ess_after_reweighting:.0f}, resampled: {h.resampled}); wrote {twin_dir}"
     )
 
 
@@ -235,7 +200,37 @@ def show_cmd(twin_dir: Annotated[Path, typer.Argument(help="Twin directory.")]) 
     typer.echo(f"prior: {twin.prior.source if twin.prior is not None else 'model priors'}")
     typer.echo(twin.summary().to_string(index=False, float_format=lambda x: f"{x:.4g}"))
     for h in twin.history:
-        typer.echo(f"  {h['at']}  {h['step']:<10} {h.get('seconds', 0):.2f} s")
+        typer.echo(f"  {h.at}  {h.step:<10} {h.seconds:.2f} s")
+
+
+@twin_app.command("history", no_args_is_help=True)
+def history_cmd(twin_dir: Annotated[Path, typer.Argument(help="Twin directory.")]) -> None:
+    """The saved versions of a twin directory (the current one marked *)."""
+    from ..twin import twin_versions
+
+    try:
+        versions = twin_versions(twin_dir)
+    except (ImmunetwinError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    for v in versions:
+        mark = "*" if v.current else " "
+        what = f"{v.observations} observations, {v.n_updates} updates" if v.readable else "damaged"
+        typer.echo(f"{mark} {v.number:>4}  {v.saved_at or '-':<32}  {what}")
+
+
+@twin_app.command("restore", no_args_is_help=True)
+def restore_cmd(
+    twin_dir: Annotated[Path, typer.Argument(help="Twin directory.")],
+    version: Annotated[int, typer.Option("--version", help="Version to bring back.")],
+) -> None:
+    """Make an older version current again (saved as a new version; nothing is deleted)."""
+    from ..twin import restore_version
+
+    try:
+        new = restore_version(twin_dir, version)
+    except (ImmunetwinError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"restored version {version} of {twin_dir} as version {new}")
 
 
 def register(app: typer.Typer) -> None:

@@ -407,6 +407,27 @@ class CalibrationProblem(_ProblemEvaluation):
         new._ps0 = ps0
         return new
 
+    def objective_from_outputs(self, theta: Array, outputs: Array, *, prior: bool = True) -> Array:
+        """Negative log posterior (``prior=False``: likelihood) of ``theta`` from precomputed
+        model outputs ``(N, len(times), len(output_names))`` instead of a simulation.
+
+        ``+inf`` where an output is not finite. Same value as :meth:`objective` when
+        ``outputs`` are the simulated outputs of ``theta`` at :attr:`times`.
+        """
+        from ._problem_outputs import given_outputs
+
+        th = np.atleast_2d(np.asarray(theta, dtype=float))
+        return np.asarray(given_outputs(self, th, outputs).objective(th, prior=prior))
+
+    def predict_from_outputs(self, theta: Array, outputs: Array) -> tuple[Array, Array]:
+        """Predictions ``mu (N, n_observations)`` on the comparison scale and ``ok (N,)`` from
+        precomputed model outputs at :attr:`times` (see :meth:`objective_from_outputs`)."""
+        from ._problem_outputs import given_outputs
+
+        th = np.atleast_2d(np.asarray(theta, dtype=float))
+        mu, _, ok = given_outputs(self, th, outputs).predict(th, jacobian=False)
+        return mu, ok
+
     def summary(self) -> dict[str, Any]:
         """A short description of the problem (model, subject, data, parameters, priors)."""
         cens = self._obs_frame["censoring"].value_counts().to_dict()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -77,29 +76,32 @@ def _now() -> str:
 
 
 def _read_meta(twin_dir: Path) -> dict[str, Any]:
-    meta_file = twin_dir / "twin.json"
-    if not twin_dir.is_dir() or not meta_file.is_file():
+    from ..errors import TwinFormatError
+    from ..twin import read_twin_info
+
+    if not twin_dir.is_dir():
         raise RegistryError(f"{twin_dir} is not a twin directory (no twin.json)")
     try:
-        doc = json.loads(meta_file.read_text())
-        history = list(doc.get("history") or [])
-        fields = {
-            "default_name": str(doc.get("name") or twin_dir.name),
-            "subject": str(doc["subject"]),
-            "model_id": str(doc["model"]["id"]),
-            "model_hash": str(doc["model"]["hash"]),
-            "data_sha256": str(doc["data"]["sha256"]),
-            "immunetwin_version": str(doc["immunetwin_version"]),
-            "created_at": str(history[0]["at"]) if history and "at" in history[0] else None,
-            "n_updates": sum(1 for h in history if h.get("step") == "update"),
-        }
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise RegistryError(f"{meta_file}: unreadable twin metadata ({exc!r})") from None
-    if fields["created_at"] is None:
-        fields["created_at"] = datetime.fromtimestamp(meta_file.stat().st_mtime, UTC).isoformat(
+        info = read_twin_info(twin_dir)
+    except TwinFormatError as exc:
+        if "is not a twin directory" in str(exc):
+            raise RegistryError(str(exc)) from None
+        raise RegistryError(f"{twin_dir}: unreadable twin metadata ({exc})") from None
+    created = info.created_at
+    if created is None:
+        created = datetime.fromtimestamp(twin_dir.stat().st_mtime, UTC).isoformat(
             timespec="seconds"
         )
-    return fields
+    return {
+        "default_name": info.name,
+        "subject": info.subject,
+        "model_id": info.model_id,
+        "model_hash": info.model_hash,
+        "data_sha256": info.data_sha256,
+        "immunetwin_version": info.immunetwin_version,
+        "created_at": created,
+        "n_updates": info.n_updates,
+    }
 
 
 class Registry:
@@ -190,7 +192,7 @@ class Registry:
         from ..twin import DigitalTwin
 
         rec = self.get(twin_id)
-        if not (rec.path / "twin.json").is_file():
+        if not rec.path.is_dir():
             raise RegistryError(f"twin {twin_id}: its directory {rec.path} is gone")
         return DigitalTwin.load(rec.path)
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data import Censoring, Dataset, Observation, StandardCurve
+from ..data import Censoring, Dataset, Observation
 from ..errors import FitError
 from ..inference import (
     CalibrationProblem,
@@ -29,12 +29,15 @@ from ..inference import (
     Transform,
 )
 from ..model import ModelSpec, NoiseKind
+from ..model.library import TwinDefaults
 from ..simulate import SolverOptions
 
 __all__ = [
     "TwinConfig",
     "analyte_unit",
     "fill_missing_limits",
+    "model_twin_defaults",
+    "only_subject",
     "subject_dataset",
 ]
 
@@ -42,21 +45,6 @@ Array = np.ndarray[Any, Any]
 
 #: Solver settings of every twin simulation (posterior, forecasts, scenarios).
 TWIN_SOLVER = SolverOptions(rtol=1e-6, atol=1e-9, max_steps=20_000)
-
-
-def _obsmap_to_dict(om: ObservableMap) -> dict[str, Any]:
-    curve = None if om.standard_curve is None else dataclasses.asdict(om.standard_curve)
-    tr = None if om.transform is None else str(Transform(om.transform).value)
-    return {"target": om.target, "transform": tr, "standard_curve": curve}
-
-
-def _obsmap_from_dict(d: Mapping[str, Any]) -> ObservableMap:
-    curve = d.get("standard_curve")
-    return ObservableMap(
-        target=str(d["target"]),
-        transform=d.get("transform"),
-        standard_curve=None if curve is None else StandardCurve(**curve),
-    )
 
 
 @dataclass(frozen=True)
@@ -79,6 +67,16 @@ class TwinConfig:
         Model start (infection) on the data's clock; observations before it are not used.
     lod : Mapping[str, float]
         Detection limits (in the data's unit) given to censored observations without one.
+    subject : str or None
+        The person (``None``: the only subject of the twin's data).
+    particles : int
+        Number of posterior particles.
+    horizon : float or None
+        Last day of forecasts and scenario outcomes (``None``: last observation + 14).
+    seed : int
+        Seed of the twin's random generator.
+    name : str or None
+        Display name (``None``: ``"<model id>:<subject>"``).
     """
 
     observables: Mapping[str, ObservableMap]
@@ -88,6 +86,19 @@ class TwinConfig:
     fixed: Mapping[str, float] = field(default_factory=dict)
     t0: float = 0.0
     lod: Mapping[str, float] = field(default_factory=dict)
+    subject: str | None = None
+    particles: int = 1000
+    horizon: float | None = None
+    seed: int = 0
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.particles < 10:
+            raise FitError(f"twin: particles must be >= 10, got {self.particles}")
+        if not math.isfinite(self.t0):
+            raise FitError(f"twin: t0 must be a finite day, got {self.t0}")
+        if self.horizon is not None and not math.isfinite(self.horizon):
+            raise FitError(f"twin: horizon must be a finite day, got {self.horizon}")
 
     @classmethod
     def build(
@@ -102,6 +113,11 @@ class TwinConfig:
         fixed: Mapping[str, float] | None = None,
         t0: float | None = None,
         lod: Mapping[str, float] | None = None,
+        subject: str | None = None,
+        particles: int = 1000,
+        horizon: float | None = None,
+        seed: int = 0,
+        name: str | None = None,
     ) -> TwinConfig:
         """Normalise user arguments (defaults from the model and the data)."""
         if observables is None:
@@ -136,6 +152,11 @@ class TwinConfig:
             fixed={str(k): float(v) for k, v in (fixed or {}).items()},
             t0=float(t0),
             lod={str(k): float(v) for k, v in (lod or {}).items()},
+            subject=subject,
+            particles=int(particles),
+            horizon=None if horizon is None else float(horizon),
+            seed=int(seed),
+            name=name,
         )
 
     # ------------------------------------------------------------------ problems
@@ -215,40 +236,27 @@ class TwinConfig:
             return Transform.LN
         return Transform.IDENTITY
 
-    # ------------------------------------------------------------------ JSON
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form."""
-        return {
-            "observables": {a: _obsmap_to_dict(om) for a, om in self.observables.items()},
-            "estimate": [dataclasses.asdict(e) for e in self.estimate],
-            "interventions": {
-                k: (None if v is None else {**dataclasses.asdict(v), "values": dict(v.values)})
-                for k, v in self.interventions.items()
-            },
-            "noise": {a: dataclasses.asdict(n) for a, n in self.noise.items()},
-            "fixed": dict(self.fixed),
-            "t0": self.t0,
-            "lod": dict(self.lod),
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> TwinConfig:
-        """Inverse of :meth:`to_dict`."""
-        return cls(
-            observables={a: _obsmap_from_dict(v) for a, v in d["observables"].items()},
-            estimate=tuple(Estimate(**e) for e in d["estimate"]),
-            interventions={
-                k: (None if v is None else InterventionMap(**v))
-                for k, v in d.get("interventions", {}).items()
-            },
-            noise={a: Noise(**n) for a, n in d.get("noise", {}).items()},
-            fixed={k: float(v) for k, v in d.get("fixed", {}).items()},
-            t0=float(d.get("t0", 0.0)),
-            lod={k: float(v) for k, v in d.get("lod", {}).items()},
-        )
-
 
 # ---------------------------------------------------------------------- data helpers
+def only_subject(data: Dataset) -> str:
+    """The one subject with observations in ``data``."""
+    have = list(dict.fromkeys(o.subject for o in data.observations))
+    if len(have) != 1:
+        raise FitError(
+            f"DigitalTwin: the data hold {len(have)} subjects with observations; pass subject=..."
+        )
+    return have[0]
+
+
+def model_twin_defaults(model: ModelSpec) -> TwinDefaults:
+    """The twin defaults of a library model (its card's ``twin``); empty for other models."""
+    from ..model import library
+
+    if model.id in library.names() and library.get(model.id).hash() == model.hash():
+        return library.card(model.id).twin
+    return TwinDefaults()
+
+
 def subject_dataset(
     data: Dataset, subject: str, *, analytes: Iterable[str] | None = None
 ) -> Dataset:
@@ -327,6 +335,24 @@ def default_lod(data: Dataset, analyte: str) -> float | None:
     if not vals:
         return None
     return float(max(vals) if analyte_unit(data, analyte).lower() == "ct" else min(vals))
+
+
+def usable_new(
+    new: Dataset | Sequence[Observation] | pd.DataFrame | Observation,
+    config: TwinConfig,
+    subject: str,
+) -> tuple[list[Observation], int]:
+    """New observations of the twin's analytes at or after t0, and how many were before t0."""
+    obs = [o for o in as_observations(new) if o.analyte in config.observables]
+    if not obs:
+        raise FitError(f"update: no observations of the twin's analytes {list(config.observables)}")
+    others = {o.subject for o in obs} - {subject}
+    if others:
+        raise FitError(f"update: observations of other subjects {sorted(others)}")
+    keep = [o for o in obs if o.time >= config.t0]
+    if not keep:
+        raise FitError(f"update: every new observation is before the model start t0={config.t0:g}")
+    return keep, len(obs) - len(keep)
 
 
 def as_observations(

@@ -13,45 +13,20 @@ particles and random-walk proposals scaled to the particle covariance (``2.38^2/
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from scipy import stats
 
-from ..inference import CalibrationProblem
+from ..errors import FitError
+from ..inference import CalibrationProblem, FitResult, GaussianPrior, fit
+from ._state import Particles
 
 __all__ = ["Evaluator", "ParticleSet", "ess", "systematic_resample"]
 
 Array = np.ndarray[Any, Any]
-
-
-class _FrozenProblem(CalibrationProblem):
-    """A calibration problem whose simulations are read from precomputed outputs."""
-
-    _frozen_y: Array
-
-    def simulate_outputs(
-        self, theta: Array, *, sensitivities: bool = True, times: Array | None = None
-    ) -> tuple[Array, Array | None, Array, Array]:
-        th = np.atleast_2d(np.asarray(theta, dtype=float))
-        n = th.shape[0]
-        ps = np.tile(self._ps0, (n, 1))
-        nat = self.to_natural(th)
-        if self._ode_idx.size:
-            ps[:, self._ode_slots] = nat[:, self._ode_idx] * self._ode_factor
-        y = self._frozen_y
-        ok = np.all(np.isfinite(y.reshape(n, -1)), axis=1)
-        return y, None, ps, ok
-
-
-def frozen(problem: CalibrationProblem, y_at_problem_times: Array) -> CalibrationProblem:
-    """``problem`` evaluated on given outputs ``(N, len(problem.times), m)``."""
-    new = object.__new__(_FrozenProblem)
-    new.__dict__.update(problem.__dict__)
-    new._frozen_y = y_at_problem_times
-    return new
 
 
 @dataclass
@@ -103,16 +78,86 @@ class Evaluator:
         out = np.full(th.shape[0], -np.inf)
         inb = pb.in_bounds(th)
         if inb.any():
-            fp = frozen(pb, y[inb][:, self.index(pb.times), :])
-            v = np.asarray(fp.objective(th[inb]))
-            out[inb] = -v
+            out[inb] = -pb.objective_from_outputs(th[inb], y[inb][:, self.index(pb.times), :])
         return np.where(np.isfinite(out), out, -np.inf)
 
     def log_likelihood(self, problem: CalibrationProblem, theta: Array, y: Array) -> Array:
         """Log likelihood of ``problem``'s observations (no prior) from grid outputs."""
-        fp = frozen(problem, y[:, self.index(problem.times), :])
-        v = np.asarray(fp.objective(np.atleast_2d(theta), prior=False))
+        v = problem.objective_from_outputs(
+            np.atleast_2d(theta), y[:, self.index(problem.times), :], prior=False
+        )
         return np.where(np.isfinite(v), -v, -np.inf)
+
+
+def map_fit(
+    problem: CalibrationProblem,
+    prior: GaussianPrior | None,
+    starts: int,
+    rng: np.random.Generator,
+) -> FitResult:
+    """Multi-start MAP fit (the prior mean, clipped to the box, as an extra start)."""
+    initial = None
+    if prior is not None:
+        nominal = problem.nominal  # parameters the prior does not cover start at the model's values
+        initial = np.asarray([prior.mean.get(n, nominal[i]) for i, n in enumerate(problem.names)])[
+            None, :
+        ]
+        lo, hi = problem.bounds
+        initial = np.clip(initial, lo, hi)
+    return fit(problem, starts=starts, seed=rng, initial=initial)
+
+
+def proposal_draws(problem: CalibrationProblem, dist: Any, n: int) -> Array:
+    """``n`` draws of a proposal distribution, truncated to the box (a constant factor)."""
+    lo, hi = problem.bounds
+    theta = np.asarray(dist.rvs(size=n)).reshape(n, -1)
+    for _ in range(10):
+        bad = ~problem.in_bounds(theta)
+        if not bad.any():
+            break
+        theta[bad] = np.asarray(dist.rvs(size=int(bad.sum()))).reshape(-1, theta.shape[1])
+    return np.asarray(np.clip(theta, lo, hi))
+
+
+def prior_draws(
+    problem: CalibrationProblem, prior: GaussianPrior | None, rng: np.random.Generator, draws: int
+) -> Array:
+    """Draws of ``prior`` (estimation scale; uniform over the box without one), truncated to the
+    bounds."""
+    lo, hi = problem.bounds
+    if prior is None:
+        return lo + (hi - lo) * rng.random((draws, lo.size))
+    names = list(problem.names)
+    mean = np.asarray([prior.mean.get(n, np.nan) for n in names])
+    if np.isnan(mean).any():
+        raise FitError("prior_draws: the Gaussian prior does not cover every parameter")
+    cov = prior.cov.loc[names, names].to_numpy()
+    out = rng.multivariate_normal(mean, cov, size=draws, method="eigh")
+    for _ in range(20):
+        bad = ~problem.in_bounds(out)
+        if not bad.any():
+            break
+        out[bad] = rng.multivariate_normal(mean, cov, size=int(bad.sum()), method="eigh")
+    return np.clip(out, lo, hi)
+
+
+def restore(
+    problem: CalibrationProblem, particles: Particles, grid: Array
+) -> tuple[ParticleSet, Evaluator]:
+    """Saved particles with their trajectories re-simulated on ``grid`` (deterministic)."""
+    if particles.theta.ndim != 2 or particles.theta.shape[1] != problem.n_parameters:
+        raise FitError(
+            f"twin state: particles have shape {particles.theta.shape}; the twin estimates "
+            f"{problem.n_parameters} parameters"
+        )
+    ev = Evaluator(problem, np.asarray(grid, dtype=float))
+    ps = ParticleSet(
+        theta=particles.theta,
+        logw=particles.log_weight,
+        logpost=particles.log_posterior,
+        y=ev.simulate(particles.theta),
+    )
+    return ps, ev
 
 
 def ess(logw: Array) -> float:
@@ -157,7 +202,7 @@ def systematic_resample(rng: np.random.Generator, logw: Array) -> Array:
     return np.asarray(np.searchsorted(cum, pos), dtype=np.int64)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ParticleSet:
     """Weighted parameter particles with their cached grid outputs.
 
@@ -177,7 +222,7 @@ class ParticleSet:
     logw: Array
     logpost: Array
     y: Array
-    info: dict[str, Any] = field(default_factory=dict)
+    info: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -290,8 +335,9 @@ def mh_moves(
             copies = copies & ~acc
         else:
             acc_total += float(acc.mean())
-    out = ParticleSet(theta=theta, logw=np.zeros(n), logpost=lp, y=y, info=dict(ps.info))
-    out.info["steps"] = done
+    out = ParticleSet(
+        theta=theta, logw=np.zeros(n), logpost=lp, y=y, info={**ps.info, "steps": done}
+    )
     return out, acc_total / max(done, 1)
 
 
@@ -332,7 +378,7 @@ def temper(
     while lam < 1.0 and stages < max_stages:
         inc = np.where(np.isfinite(ps.logpost), ps.logpost - base(ps.theta), -np.inf)
         new_lam = next_temperature(inc, lam, ps.logw, 0.5 * n)
-        ps.logw = ps.logw + (new_lam - lam) * inc
+        ps = replace(ps, logw=ps.logw + (new_lam - lam) * inc)
         lam = new_lam
         stages += 1
         ps = ps.take(systematic_resample(rng, ps.logw))

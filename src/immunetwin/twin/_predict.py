@@ -20,7 +20,6 @@ from ..errors import FitError
 from ..inference import CalibrationProblem, Transform
 from ..model import ModelSpec
 from ._config import TwinConfig, analyte_unit
-from ._particles import frozen
 
 __all__ = ["QUANTILES", "Forecast", "observable_matrix", "simulate_with"]
 
@@ -91,7 +90,7 @@ def observable_matrix(
     key = np.asarray(times, dtype=float).tobytes()
     if cache is not None and key in cache:
         pb, rows_pos = cache[key]
-        mu, _, _ = frozen(pb, y[:, rows_pos[0], :]).predict(theta, jacobian=False)
+        mu, _ = pb.predict_from_outputs(theta, y[:, rows_pos[0], :])
         return {
             a: _place(mu, rows, tpos, theta.shape[0], len(times))
             for a, (rows, tpos) in rows_pos[1].items()
@@ -113,7 +112,7 @@ def observable_matrix(
     ds = dataclasses.replace(data, observations=tuple(obs), interventions=data.interventions)
     pb = config.problem(model, ds, subject, None, prepared=True)
     idx = np.searchsorted(np.asarray(times), pb.times)
-    mu, _, _ = frozen(pb, y[:, idx, :]).predict(theta, jacobian=False)
+    mu, _ = pb.predict_from_outputs(theta, y[:, idx, :])
     frame = pb.observations
     layout: dict[str, tuple[Array, Array]] = {}
     for analyte in config.observables:

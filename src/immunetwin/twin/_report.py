@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ._document import config_to_dict, history_to_dict
 from ._scenarios import Comparison, Scenario
+from ._state import CalibrationStep, HistoryEntry
 
 if TYPE_CHECKING:
     from ._twin import DigitalTwin
@@ -225,19 +227,7 @@ def render_report(twin: DigitalTwin, scenarios: Sequence[Scenario] | None = None
     summ = comp.summary()
     cols = [c for c in summ.columns if c.endswith("_median") or c in ("scenario", "p_auc_halved")]
     post = twin.summary()
-    hist = pd.DataFrame(
-        [
-            {
-                "step": h.get("step"),
-                "when": h.get("at"),
-                "observations": h.get("observations", len(h.get("new_observations", []))),
-                "ESS / moves": f"{h.get('importance_ess', h.get('ess_after_reweighting', float('nan'))):.0f} / {h.get('moves', 0)}",
-                "acceptance": h.get("acceptance"),
-                "seconds": h.get("seconds"),
-            }
-            for h in twin.history
-        ]
-    )
+    hist = pd.DataFrame([_history_row(h) for h in twin.history])
     prov = twin.data.provenance.to_dict()
     last = max(o.time for o in twin.data.observations)
     n_det = int((obs["censoring"] == "none").sum())
@@ -297,12 +287,32 @@ def _provenance(twin: DigitalTwin, prov: dict[str, Any]) -> dict[str, Any]:
         "model": {"id": twin.model.id, "hash": twin.model.hash()},
         "subject": twin.subject,
         "data": prov,
-        "settings": twin.config.to_dict(),
+        "settings": config_to_dict(twin.config),
         "seed": twin.seed,
         "updates": [
-            {k: v for k, v in h.items() if k in ("step", "at", "new_observations", "observations")}
+            {
+                k: v
+                for k, v in history_to_dict(h).items()
+                if k in ("step", "at", "new_observations", "observations")
+            }
             for h in twin.history
         ],
+    }
+
+
+def _history_row(h: HistoryEntry) -> dict[str, Any]:
+    """One row of the report's history table."""
+    if isinstance(h, CalibrationStep):
+        n, ess = h.observations, h.importance_ess
+    else:
+        n, ess = len(h.new_observations), h.ess_after_reweighting
+    return {
+        "step": h.step,
+        "when": h.at,
+        "observations": n,
+        "ESS / moves": f"{ess:.0f} / {h.moves}",
+        "acceptance": h.acceptance,
+        "seconds": h.seconds,
     }
 
 

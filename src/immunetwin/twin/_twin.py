@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,25 +17,27 @@ from scipy import stats
 from ..data import Dataset, Observation
 from ..errors import FitError
 from ..inference import (
-    Estimate,
-    FitResult,
+    CalibrationProblem,
     GaussianPrior,
-    InterventionMap,
-    Noise,
-    ObservableMap,
     PopulationPrior,
     Posterior,
-    fit,
     laplace,
 )
 from ..model import ModelSpec
-from ._config import TwinConfig, as_observations, subject_dataset
+from ._config import TwinConfig, model_twin_defaults, only_subject, usable_new
+from ._document import TwinContents
+from ._format import read_twin, save_twin
 from ._particles import (
     Evaluator,
     ParticleSet,
     duplicates,
+    ess,
+    map_fit,
     mh_moves,
+    prior_draws,
     proposal_cov,
+    proposal_draws,
+    restore,
     systematic_resample,
     temper,
 )
@@ -58,6 +61,14 @@ from ._scenarios import (
     resolve,
     search_grid,
 )
+from ._state import (
+    CalibrationStep,
+    HistoryEntry,
+    NewObservation,
+    Particles,
+    TwinState,
+    UpdateStep,
+)
 
 __all__ = ["DigitalTwin"]
 
@@ -72,107 +83,139 @@ def _now() -> str:
 class DigitalTwin:
     """A mechanistic model personalised to one person, kept up to date as data arrive.
 
+    Build one with :func:`~immunetwin.twin.build_twin` (the recipe: subject, cutoff, detection
+    limits, start time, per-model defaults); this constructor takes the resolved parts.
+
     Parameters
     ----------
     model
         A :class:`~immunetwin.model.ModelSpec` or a library model name.
-    subject_data
+    data
         The person's data (a :class:`~immunetwin.data.Dataset`; other subjects are ignored).
+    config
+        The twin's settings (:class:`TwinConfig`: observables, estimated and fixed parameters,
+        noise, start time, detection limits, subject, particles, horizon, seed).
     prior
         A :class:`~immunetwin.inference.PopulationPrior` (its :meth:`for_subject` is used with
         the subject's covariates) or a :class:`~immunetwin.inference.GaussianPrior` on the
         estimation scale; default: the model's priors (flat within the bounds where none).
-    observables, estimate, interventions, noise, fixed
-        As in :class:`~immunetwin.inference.CalibrationProblem` (defaults: the only analyte
-        mapped to the model's first observable; the model's ``estimate`` flags).
-    t0
-        Model start (infection) on the data's clock; default ``min(0, first observation)``.
-    lod
-        Detection limits (data unit) for censored observations that lack one.
-    subject
-        Subject id (default: the only one).
-    particles
-        Number of posterior particles.
-    horizon
-        Last day of forecasts and scenario outcomes (default: last observation + 14).
-    seed
-        Random seed (the twin's generator is saved with it).
+    state
+        A :class:`TwinState` to resume from (a saved twin's posterior and history); the
+        particle trajectories are re-simulated.
     """
 
     def __init__(
         self,
         model: ModelSpec | str,
-        subject_data: Dataset,
+        data: Dataset,
+        config: TwinConfig,
         *,
         prior: PopulationPrior | GaussianPrior | None = None,
-        observables: Mapping[str, ObservableMap | str] | None = None,
-        estimate: Sequence[str | Estimate] | Mapping[str, tuple[float, float]] | None = None,
-        interventions: Mapping[str, InterventionMap | None] | None = None,
-        noise: Mapping[str, Noise | float | str] | None = None,
-        fixed: Mapping[str, float] | None = None,
-        t0: float | None = None,
-        lod: Mapping[str, float] | None = None,
-        subject: str | None = None,
-        particles: int = 1000,
-        horizon: float | None = None,
-        seed: int = 0,
-        name: str | None = None,
+        state: TwinState | None = None,
     ) -> None:
         from ..model import library
 
         spec = library.get(model) if isinstance(model, str) else model
         if not isinstance(spec, ModelSpec):
             raise FitError("DigitalTwin: model must be a ModelSpec or a library model name")
-        if not isinstance(subject_data, Dataset):
-            raise FitError("DigitalTwin: subject_data must be an immunetwin.data.Dataset")
-        if subject is None:
-            have = list(dict.fromkeys(o.subject for o in subject_data.observations))
-            if len(have) != 1:
-                raise FitError(
-                    f"DigitalTwin: the data hold {len(have)} subjects with observations; pass subject=..."
-                )
-            subject = have[0]
-        if particles < 10:
-            raise FitError("DigitalTwin: particles must be >= 10")
+        if not isinstance(data, Dataset):
+            raise FitError("DigitalTwin: data must be an immunetwin.data.Dataset")
+        if not isinstance(config, TwinConfig):
+            raise FitError("DigitalTwin: config must be a TwinConfig (see build_twin)")
+        subject = config.subject if config.subject is not None else only_subject(data)
         self.model = spec
         self.subject = subject
-        self.config = TwinConfig.build(
-            spec,
-            subject_dataset(subject_data, subject),
-            observables=observables,
-            estimate=estimate,
-            interventions=interventions,
-            noise=noise,
-            fixed=fixed,
-            t0=t0,
-            lod=lod,
-        )
         self.prior = prior
-        if isinstance(prior, PopulationPrior):
-            s = subject_data.subject(subject)
-            self._gauss: GaussianPrior | None = prior.for_subject(s)
-        else:
-            self._gauss = prior
-        self.data = self.config.prepare(subject_data, subject)
+        self._gauss: GaussianPrior | None = (
+            prior.for_subject(data.subject(subject))
+            if isinstance(prior, PopulationPrior)
+            else prior
+        )
+        self.data = config.prepare(data, subject)
+        if not self.data.observations:
+            raise FitError(f"DigitalTwin: subject '{subject}' has no usable observations")
         last = max(o.time for o in self.data.observations)
-        self.horizon = float(horizon) if horizon is not None else float(math.ceil(last) + 14)
-        self.n_particles = int(particles)
-        self.seed = int(seed)
-        self.name = name or f"{spec.id}:{subject}"
-        self._rng = np.random.default_rng(seed)
-        self.history: list[dict[str, Any]] = []
+        horizon = config.horizon if config.horizon is not None else float(math.ceil(last) + 14)
+        self.config = replace(
+            config, subject=subject, horizon=horizon, name=config.name or f"{spec.id}:{subject}"
+        )
+        self._rng = np.random.default_rng(config.seed)
+        self._history: list[HistoryEntry] = []
         self._particles: ParticleSet | None = None
         self._ev: Evaluator | None = None
         self._map: Array | None = None
+        self._floor_cov: Array | None = None
         self._obs_cache: dict[Any, Any] = {}
         self._problem = self.config.problem(spec, self.data, subject, self._gauss, prepared=True)
         self.names = self._problem.names
+        if state is not None:
+            self._resume(state)
+
+    def _resume(self, state: TwinState) -> None:
+        self._history = list(state.history)
+        self._map = state.map_theta
+        self._floor_cov = state.floor_cov
+        if state.rng_state is not None:
+            self._rng.bit_generator.state = dict(state.rng_state)
+        if state.particles is not None:
+            grid = state.grid if state.grid is not None else self._grid()
+            self._particles, self._ev = restore(self._problem, state.particles, grid)
 
     # ------------------------------------------------------------------ basics
+    @property
+    def name(self) -> str:
+        """Display name."""
+        return str(self.config.name)
+
+    @property
+    def horizon(self) -> float:
+        """Last day of forecasts and scenario outcomes."""
+        return float(self.config.horizon)  # type: ignore[arg-type]
+
+    @property
+    def n_particles(self) -> int:
+        """Number of posterior particles."""
+        return self.config.particles
+
+    @property
+    def seed(self) -> int:
+        """Seed of the twin's random generator."""
+        return self.config.seed
+
+    @property
+    def history(self) -> tuple[HistoryEntry, ...]:
+        """Every calibration and update, oldest first."""
+        return tuple(self._history)
+
+    @property
+    def state(self) -> TwinState:
+        """A snapshot of what the twin has learnt (particles, MAP, history, generator state)."""
+        ps = self._particles
+        return TwinState(
+            particles=None
+            if ps is None
+            else Particles(theta=ps.theta, log_weight=ps.logw, log_posterior=ps.logpost),
+            grid=None if self._ev is None else self._ev.grid,
+            map_theta=self._map,
+            floor_cov=self._floor_cov,
+            history=tuple(self._history),
+            rng_state=self._rng.bit_generator.state,
+        )
+
     @property
     def calibrated(self) -> bool:
         """Whether the twin has a posterior."""
         return self._particles is not None
+
+    @property
+    def simulations(self) -> int:
+        """Simulations run by the particle cache since it was (re)built (0 before calibration)."""
+        return 0 if self._ev is None else self._ev.simulations
+
+    @property
+    def cache_grid(self) -> Array:
+        """Times at which the particles' trajectories are cached (empty before calibration)."""
+        return np.zeros(0) if self._ev is None else self._ev.grid.copy()
 
     def _need(self) -> tuple[Evaluator, ParticleSet]:
         if self._particles is None or self._ev is None:
@@ -188,7 +231,7 @@ class DigitalTwin:
         return np.unique(np.round(np.concatenate(parts), 9))
 
     @property
-    def problem(self) -> Any:
+    def problem(self) -> CalibrationProblem:
         """The calibration problem of all data assimilated so far."""
         return self._problem
 
@@ -210,15 +253,7 @@ class DigitalTwin:
         """
         t_start = time.perf_counter()
         pb = self._problem
-        initial = None
-        if self._gauss is not None:
-            nominal = pb.nominal  # parameters the prior does not cover start at the model's values
-            initial = np.asarray(
-                [self._gauss.mean.get(n, nominal[i]) for i, n in enumerate(pb.names)]
-            )[None, :]
-            lo, hi = pb.bounds
-            initial = np.clip(initial, lo, hi)
-        res: FitResult = fit(pb, starts=starts, seed=self._rng, initial=initial)
+        res = map_fit(pb, self._gauss, starts, self._rng)
         self._map = np.asarray(res.theta)
         lo, hi = pb.bounds
         try:
@@ -228,40 +263,30 @@ class DigitalTwin:
         ev = Evaluator(pb, self._grid())
         dist = stats.multivariate_t(loc=res.theta, shape=cov * 1.5, df=4.0, seed=self._rng)
         n = self.n_particles
-        theta = np.asarray(dist.rvs(size=n)).reshape(n, -1)
-        for _ in range(10):  # truncate the proposal to the box (a constant factor)
-            bad = ~pb.in_bounds(theta)
-            if not bad.any():
-                break
-            theta[bad] = np.asarray(dist.rvs(size=int(bad.sum()))).reshape(-1, theta.shape[1])
-        theta = np.clip(theta, lo, hi)
+        theta = proposal_draws(pb, dist, n)
         y = ev.simulate(theta)
         lp = ev.log_target(theta, y)
         base = dist.logpdf
         lq = base(theta)
         ps = ParticleSet(theta=theta, logw=np.zeros(n), logpost=lp, y=y)
-        ess0 = ParticleSet(
-            theta=theta, logw=np.where(np.isfinite(lp), lp - lq, -np.inf), logpost=lp, y=y
-        ).ess
-        ps, stages, total_moves, acc = temper(ev, ps, base, self._rng, moves=moves, floor_cov=cov)
-        n_moves = total_moves
+        ess0 = ess(np.where(np.isfinite(lp), lp - lq, -np.inf))
+        ps, stages, n_moves, acc = temper(ev, ps, base, self._rng, moves=moves, floor_cov=cov)
         self._floor_cov = cov
         self._particles, self._ev = ps, ev
-        self.history.append(
-            {
-                "step": "calibrate",
-                "at": _now(),
-                "observations": pb.n_observations,
-                "map": {k: float(v) for k, v in res.estimates.items()},
-                "map_objective": float(res.objective),
-                "fit_warnings": list(res.warnings),
-                "importance_ess": ess0,
-                "tempering_stages": stages,
-                "moves": n_moves,
-                "acceptance": acc,
-                "particles": n,
-                "seconds": time.perf_counter() - t_start,
-            }
+        self._history.append(
+            CalibrationStep(
+                at=_now(),
+                observations=pb.n_observations,
+                map={k: float(v) for k, v in res.estimates.items()},
+                map_objective=float(res.objective),
+                fit_warnings=tuple(res.warnings),
+                importance_ess=ess0,
+                tempering_stages=stages,
+                moves=n_moves,
+                acceptance=acc,
+                particles=n,
+                seconds=time.perf_counter() - t_start,
+            )
         )
         return self
 
@@ -283,20 +308,7 @@ class DigitalTwin:
         """
         ev, ps = self._need()
         t_start = time.perf_counter()
-        obs = [o for o in as_observations(new_observations) if o.analyte in self.config.observables]
-        if not obs:
-            raise FitError(
-                f"update: no observations of the twin's analytes {list(self.config.observables)}"
-            )
-        others = {o.subject for o in obs} - {self.subject}
-        if others:
-            raise FitError(f"update: observations of other subjects {sorted(others)}")
-        dropped = [o for o in obs if o.time < self.config.t0]
-        obs = [o for o in obs if o.time >= self.config.t0]
-        if not obs:
-            raise FitError(
-                f"update: every new observation is before the model start t0={self.config.t0:g}"
-            )
+        obs, dropped = usable_new(new_observations, self.config, self.subject)
         only = self.config.prepare(
             self.data.with_step("update", observations=tuple(obs)), self.subject
         )
@@ -311,50 +323,37 @@ class DigitalTwin:
             ev.problem = pb_all
         else:
             ev = Evaluator(pb_all, np.concatenate([ev.grid, pb_new.times]))
-            ps.y = ev.simulate(ps.theta)
+            ps = replace(ps, y=ev.simulate(ps.theta))
             resimulated = True
         ll = ev.log_likelihood(pb_new, ps.theta, ps.y)
-        ps.logw = ps.logw + ll
-        ps.logpost = ps.logpost + ll
-        ess = ps.ess
+        ps = replace(ps, logw=ps.logw + ll, logpost=ps.logpost + ll)
+        ess_new = ps.ess
         moved, acc = 0, float("nan")
-        if not np.isfinite(ess) or ess < ess_threshold * ps.n:
+        if not np.isfinite(ess_new) or ess_new < ess_threshold * ps.n:
             idx = systematic_resample(self._rng, ps.logw)
-            ps = ps.take(idx)
             ps, acc = mh_moves(
                 ev,
-                ps,
+                ps.take(idx),
                 self._rng,
                 steps=moves,
-                floor_cov=getattr(self, "_floor_cov", None),
+                floor_cov=self._floor_cov,
                 copies=duplicates(idx),
             )
             moved = int(ps.info.get("steps", moves))
         self._particles, self._ev = ps, ev
         self.data, self._problem = merged, pb_all
-        self.history.append(
-            {
-                "step": "update",
-                "at": _now(),
-                "new_observations": [
-                    {
-                        "analyte": o.analyte,
-                        "time": o.time,
-                        "value": o.value,
-                        "unit": o.unit,
-                        "censoring": o.censoring.value,
-                        "limit": o.limit,
-                    }
-                    for o in only.observations
-                ],
-                "dropped_before_t0": len(dropped),
-                "ess_after_reweighting": ess,
-                "resampled": bool(moved),
-                "moves": moved,
-                "acceptance": acc,
-                "resimulated": resimulated,
-                "seconds": time.perf_counter() - t_start,
-            }
+        self._history.append(
+            UpdateStep(
+                at=_now(),
+                new_observations=tuple(NewObservation.of(o) for o in only.observations),
+                dropped_before_t0=dropped,
+                ess_after_reweighting=ess_new,
+                resampled=bool(moved),
+                moves=moved,
+                acceptance=acc,
+                resimulated=resimulated,
+                seconds=time.perf_counter() - t_start,
+            )
         )
         return self
 
@@ -453,23 +452,7 @@ class DigitalTwin:
 
         The Gaussian (population) prior when the twin has one, else uniform over the box.
         """
-        lo, hi = self._problem.bounds
-        k = lo.size
-        if self._gauss is None:
-            return lo + (hi - lo) * self._rng.random((draws, k))
-        g = self._gauss
-        names = list(self.names)
-        mean = np.asarray([g.mean.get(n, np.nan) for n in names])
-        if np.isnan(mean).any():
-            raise FitError("prior_draws: the Gaussian prior does not cover every parameter")
-        cov = g.cov.loc[names, names].to_numpy()
-        out = self._rng.multivariate_normal(mean, cov, size=draws, method="eigh")
-        for _ in range(20):
-            bad = ~self._problem.in_bounds(out)
-            if not bad.any():
-                break
-            out[bad] = self._rng.multivariate_normal(mean, cov, size=int(bad.sum()), method="eigh")
-        return np.clip(out, lo, hi)
+        return prior_draws(self._problem, self._gauss, self._rng, draws)
 
     def prior_forecast(
         self, times: Iterable[float] | None = None, *, draws: int = 1000, states: bool = False
@@ -545,7 +528,7 @@ class DigitalTwin:
         objective: str = "max:start",
         constraints: Sequence[Constraint] = (Constraint(),),
         *,
-        intervention: str = "antiviral",
+        intervention: str | None = None,
         builder: Callable[..., Scenario] | None = None,
         draws: int | None = None,
     ) -> OptimiseResult:
@@ -557,7 +540,8 @@ class DigitalTwin:
         [Constraint("auc", 0.5, 0.9)])``.
 
         ``objective`` is ``"max:<coordinate>"``, ``"min:<coordinate>"``, or ``"min:<outcome>"``
-        / ``"max:<outcome>"`` (posterior median).
+        / ``"max:<outcome>"`` (posterior median). ``intervention`` (name or kind) defaults to the
+        model's twin default (its library card), else ``"antiviral"``.
         """
         sense, _, key = objective.partition(":")
         if sense not in ("max", "min") or not key:
@@ -571,22 +555,32 @@ class DigitalTwin:
             intervention_space,
             (sense, key),
             constraints,
-            builder or default_builder(intervention),
+            builder
+            or default_builder(intervention or model_twin_defaults(self.model).intervention),
         )
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | Path) -> Path:
-        """Write the twin to a directory (JSON + Parquet + SBML); see :func:`load`."""
-        from ._io import save_twin
-
-        return save_twin(self, Path(path))
+    def save(self, path: str | Path, *, keep: int = 10, force: bool = False) -> Path:
+        """Write the twin as a new version of the directory ``path`` (atomic; the newest
+        ``keep`` versions are kept; ``force`` replaces another subject's twin); see :func:`load`
+        and :func:`twin_versions`."""
+        ps = self._particles
+        contents = TwinContents(
+            model=self.model,
+            data=self.data,
+            config=self.config,
+            prior=self.prior,
+            state=self.state,
+            natural=None if ps is None else self._problem.to_natural(ps.theta),
+        )
+        return save_twin(contents, Path(path), keep=keep, force=force)
 
     @classmethod
     def load(cls, path: str | Path) -> DigitalTwin:
-        """Read a twin written by :meth:`save` (checks the model hash and data checksum)."""
-        from ._io import load_twin
-
-        return load_twin(Path(path))
+        """Read the current version of a twin directory written by :meth:`save` (checks every
+        file's checksum and the model hash; :class:`~immunetwin.errors.TwinFormatError` if not)."""
+        c = read_twin(path)
+        return cls(c.model, c.data, c.config, prior=c.prior, state=c.state)
 
     def __repr__(self) -> str:
         state = (
@@ -594,5 +588,5 @@ class DigitalTwin:
         )
         return (
             f"DigitalTwin(model={self.model.id!r}, subject={self.subject!r}, "
-            f"observations={self._problem.n_observations}, {state}, updates={len(self.history)})"
+            f"observations={self._problem.n_observations}, {state}, updates={len(self._history)})"
         )

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from ._forecast import ValidationResult
+from ._records import ForecastRecord, ValidationSummary
 
 
-def plot_validation(result: ValidationResult, out: Path, *, max_subjects: int = 24) -> Path:
+def plot_validation(
+    records: Sequence[ForecastRecord],
+    summary: ValidationSummary,
+    out: Path,
+    *,
+    max_subjects: int = 24,
+) -> Path:
     """One panel per subject: forecast median and 50%/90% bands, baseline median, observations
     (censored ones as open triangles at the limit)."""
     import matplotlib
@@ -18,20 +24,20 @@ def plot_validation(result: ValidationResult, out: Path, *, max_subjects: int = 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    by: dict[str, list[dict[str, Any]]] = {}
-    for r in result.records:
-        by.setdefault(r["subject"], []).append(r)
+    by: dict[str, list[ForecastRecord]] = {}
+    for r in records:
+        by.setdefault(r.subject, []).append(r)
     subjects = list(by)[:max_subjects]
     n = max(len(subjects), 1)
     cols = min(4, n)
     rows = math.ceil(n / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.6 * rows), squeeze=False)
-    scale = result.summary.get("scale", "")
+    scale = summary.scale
     for ax, s in zip(axes.flat, subjects, strict=False):
-        rs = sorted(by[s], key=lambda r: r["time"])
-        t = [r["time"] for r in rs]
-        f = {k: [r["forecast"][k] for r in rs] for k in ("q05", "q25", "q50", "q75", "q95")}
-        base = [r["baseline"]["q50"] for r in rs]
+        rs = sorted(by[s], key=lambda r: r.time)
+        t = [r.time for r in rs]
+        f = {k: [r.forecast[k] for r in rs] for k in ("q05", "q25", "q50", "q75", "q95")}
+        base = [r.baseline["q50"] for r in rs]
         if len(t) > 1:
             ax.fill_between(t, f["q05"], f["q95"], color="tab:blue", alpha=0.18, lw=0)
             ax.fill_between(t, f["q25"], f["q75"], color="tab:blue", alpha=0.3, lw=0)
@@ -43,12 +49,8 @@ def plot_validation(result: ValidationResult, out: Path, *, max_subjects: int = 
             ax.plot(t, f["q50"], "_", color="tab:blue", ms=14, mew=2, label="twin forecast")
             ax.plot(t, base, "x", color="tab:orange", ms=6, label="population baseline")
             ax.set_xlim(t[0] - 1.0, t[0] + 1.0)
-        det = [(r["time"], r["observed"]) for r in rs if r["censoring"] == "none"]
-        cen = [
-            (r["time"], r["limit"])
-            for r in rs
-            if r["censoring"] != "none" and r["limit"] is not None
-        ]
+        det = [(r.time, r.observed) for r in rs if r.censoring == "none" and r.observed is not None]
+        cen = [(r.time, r.limit) for r in rs if r.censoring != "none" and r.limit is not None]
         if det:
             ax.plot(*zip(*det, strict=True), "o", color="k", ms=3, label="observed")
         if cen:
@@ -60,7 +62,7 @@ def plot_validation(result: ValidationResult, out: Path, *, max_subjects: int = 
                 ms=4,
                 label="negative (limit)",
             )
-        _limit_axis(ax, result.summary.get("reportable_limit"), det, cen)
+        _limit_axis(ax, summary.reportable_limit, det, cen)
         if scale == "Ct":
             ax.invert_yaxis()
         ax.set_title(s, fontsize=9)
@@ -68,12 +70,12 @@ def plot_validation(result: ValidationResult, out: Path, *, max_subjects: int = 
     for ax in list(axes.flat)[len(subjects) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=6, loc="best")
-    summ = result.summary
+    sc = summary.scores
     fig.suptitle(
-        f"{summ.get('model')} / {summ.get('analyte')} ({scale}): 90% coverage "
-        f"{summ.get('coverage_90', float('nan')):.2f}, median |error| "
-        f"{summ.get('median_abs_error', float('nan')):.2f} vs baseline "
-        f"{summ.get('baseline_median_abs_error', float('nan')):.2f}",
+        f"{summary.model} / {summary.analyte} ({scale}): 90% coverage "
+        f"{sc.coverage_90:.2f}, median |error| "
+        f"{sc.median_abs_error:.2f} vs baseline "
+        f"{sc.baseline_median_abs_error:.2f}",
         fontsize=9,
     )
     fig.tight_layout()
@@ -85,7 +87,7 @@ def plot_validation(result: ValidationResult, out: Path, *, max_subjects: int = 
 
 def _limit_axis(
     ax: Any,
-    report: dict[str, Any] | None,
+    report: Mapping[str, Any] | None,
     det: list[tuple[float, float]],
     cen: list[tuple[float, float]],
 ) -> None:

@@ -18,17 +18,26 @@ from .._spec import ModelSpec
 from ._cards import render as _render
 from ._export import annotate_sbml
 from ._lint import LintIssue, lint
-from ._metadata import Intervention, ModelMetadata, ObservableInfo, Term
+from ._metadata import (
+    EstimateDefault,
+    Intervention,
+    ModelMetadata,
+    ObservableInfo,
+    Term,
+    TwinDefaults,
+)
 from ._registry import REGISTRY, Registry
 
 __all__ = [
     "REGISTRY",
+    "EstimateDefault",
     "Intervention",
     "LintIssue",
     "ModelMetadata",
     "ObservableInfo",
     "Registry",
     "Term",
+    "TwinDefaults",
     "card",
     "export_sbml",
     "get",

@@ -5,7 +5,14 @@ from __future__ import annotations
 from .._builder import ModelBuilder
 from .._spec import ModelSpec
 from . import _terms as t
-from ._metadata import Intervention, ModelMetadata, ObservableInfo, Term
+from ._metadata import (
+    EstimateDefault,
+    Intervention,
+    ModelMetadata,
+    ObservableInfo,
+    Term,
+    TwinDefaults,
+)
 
 NAME = "baccam2006_influenza"
 _SRC = "Baccam et al. 2006 J Virol 80:7590, parameter table of the model with delayed virus production (average of the 6 volunteers)"
@@ -60,6 +67,17 @@ METADATA = ModelMetadata(
     caveats=(
         "Parameter values are the average best fit of the eclipse-phase model as recalled from the paper's "
         "parameter table; they reproduce every quantity stated in the abstract (see the test)."
+    ),
+    twin=TwinDefaults(
+        # V0 wide, so that it absorbs the unknown infection time
+        estimate=(
+            EstimateDefault(id="beta"),
+            EstimateDefault(id="delta"),
+            EstimateDefault(id="p"),
+            EstimateDefault(id="c"),
+            EstimateDefault(id="V0", lower=1e-8, upper=10.0),
+            EstimateDefault(id="sigma_titer"),
+        ),
     ),
 )
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 from .._builder import ModelBuilder
 from .._spec import ModelSpec
 from . import _terms as t
-from ._metadata import Intervention, ModelMetadata, ObservableInfo, Term
+from ._metadata import (
+    EstimateDefault,
+    Intervention,
+    ModelMetadata,
+    ObservableInfo,
+    Term,
+    TwinDefaults,
+)
 
 NAME = "ke2022_sarscov2"
 _FIX = "Ke et al. 2022 Nat Microbiol 7:640, Methods (fixed value, as in Ke et al. 2021 PNAS)"
@@ -95,6 +102,24 @@ METADATA = ModelMetadata(
         "k and c are fixed as in the paper; the other values are illustrative, chosen within the range of the "
         "individual fits, not one patient's estimates. The paper fitted the refractory and effector variants "
         "separately; here both responses are combined."
+    ),
+    twin=TwinDefaults(
+        # V0 wide, so that it absorbs the unknown infection time on a symptom-onset clock
+        estimate=(
+            EstimateDefault(id="beta", lower=1e-10, upper=1e-6),
+            EstimateDefault(id="delta1"),
+            EstimateDefault(id="delta2"),
+            EstimateDefault(id="piv"),
+            EstimateDefault(id="V0", lower=1e-12, upper=1e2),
+            EstimateDefault(id="sigma_v"),
+        ),
+        fixed=(("rho", 0.0),),
+        intervention="antiviral",
+        note=(
+            "rho = 0: no reversion of refractory cells, so that every course is acute; with rho > 0 "
+            "the model has a chronic equilibrium fed by reverting cells, and twins fitted to a few "
+            "early values settled on it (a plateau for weeks where every later test was negative)."
+        ),
     ),
 )
 

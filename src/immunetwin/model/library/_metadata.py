@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Intervention", "ModelMetadata", "ObservableInfo", "Term"]
+__all__ = [
+    "EstimateDefault",
+    "Intervention",
+    "ModelMetadata",
+    "ObservableInfo",
+    "Term",
+    "TwinDefaults",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,6 +68,40 @@ class ObservableInfo:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class EstimateDefault:
+    """A parameter a twin of this model estimates by default, with optional natural-scale bounds
+    (``None``: the model's bounds)."""
+
+    id: str
+    lower: float | None = None
+    upper: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TwinDefaults:
+    """How a digital twin of this model is set up unless the user says otherwise.
+
+    Kept outside the model's equations, so it never changes the model hash.
+
+    Attributes
+    ----------
+    estimate
+        Parameters estimated per person (empty: the model's ``estimate`` flags).
+    fixed
+        ``(parameter id, value)`` pairs held fixed for every person.
+    intervention
+        Name or kind of the intervention that what-if searches vary by default.
+    note
+        Why these defaults (shown in documentation).
+    """
+
+    estimate: tuple[EstimateDefault, ...] = ()
+    fixed: tuple[tuple[str, float], ...] = ()
+    intervention: str = "antiviral"
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ModelMetadata:
     """Everything a library model says about itself besides its equations.
 
@@ -81,6 +122,9 @@ class ModelMetadata:
         Licence of the Python code that builds it.
     paper_check
         The published quantity or outcome the library's test reproduces.
+    twin
+        Per-model defaults of digital twins (estimated and fixed parameters, what-if
+        intervention); outside the hashed model.
     """
 
     name: str
@@ -103,6 +147,7 @@ class ModelMetadata:
     paper_check: str = ""
     caveats: str = ""
     extra: tuple[tuple[str, str], ...] = field(default=())
+    twin: TwinDefaults = field(default_factory=TwinDefaults)
 
     def terms_for(self, state: str) -> tuple[Term, ...]:
         """The ontology terms of ``state`` (empty when none)."""
