@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 
 import numpy as np
 import pytest
@@ -157,6 +158,12 @@ def test_k_fold_cross_fitting_shares_one_prior_per_fold(monkeypatch):
         return real(problems, **kw)
 
     monkeypatch.setattr(vf, "population_prior_from", spy)
+    real_run = vf.run_subject
+
+    def via_pickle(task):  # what a process pool or a Dask worker does with a subject
+        return pickle.loads(pickle.dumps(real_run(pickle.loads(pickle.dumps(task)))))
+
+    monkeypatch.setattr(vf, "run_subject", via_pickle)
     targets = ["p1", "p2", "p3", "p4"]
     res = validate_forecast(
         ds,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -106,47 +107,21 @@ def forecast_cmd(
     ] = None,
 ) -> None:
     """Forecast each subject's later data from its early data; write records and a summary."""
-    from rich.progress import Progress
-
     from ..validate import validate_forecast
 
-    if (cutoff_day is None) == (first_k is None):
-        raise _fail("give exactly one of --cutoff-day and --first-k")
-    if population not in ("auto", "fit_population", "fallback"):
-        raise _fail(f"--population must be auto, fit_population or fallback, not '{population}'")
-    if not data.exists():
-        raise _fail(f"no such file: {data}")
+    _check(cutoff_day, first_k, population, data)
     curve = None if ct_curve is None else _curve(ct_curve)
-    fixed: dict[str, float] | None = None
-    if fix is not None:
-        fixed = {}
-        for item in (x.strip() for x in fix.split(",") if x.strip()):
-            name, eq, value = item.partition("=")
-            try:
-                fixed[name.strip()] = float(value)
-            except ValueError:
-                raise _fail(f"--fix: expected NAME=VALUE with a number, got '{item}'") from None
-            if not eq:
-                raise _fail(f"--fix: expected NAME=VALUE, got '{item}'")
+    fixed = _fixed(fix)
     try:
-        with Progress(transient=True) as prog:
-            task = prog.add_task("validating", total=None)
-
-            def report(msg: str, done: int, total: int) -> None:
-                prog.update(task, description=msg, completed=done, total=total)
-
-            res = validate_forecast(
+        res = _with_progress(
+            lambda report: validate_forecast(
                 data,
                 model,
                 analyte,
                 cutoff_day=cutoff_day,
                 first_k=first_k,
-                subjects=None
-                if subjects is None
-                else [s.strip() for s in subjects.split(",") if s.strip()],
-                estimate=None
-                if estimate is None
-                else [e.strip() for e in estimate.split(",") if e.strip()],
+                subjects=_csv(subjects),
+                estimate=_csv(estimate),
                 fixed=fixed,
                 lod=lod,
                 t0=t0,
@@ -161,12 +136,60 @@ def forecast_cmd(
                 seed=seed,
                 progress=report,
             )
+        )
         res.save(out)
         if plot is not None:
             res.plot(plot)
     except (ImmunetwinError, OSError) as exc:
         raise _fail(str(exc)) from None
-    s = res.summary
+    _print_summary(res.summary.to_dict())
+    typer.echo(f"wrote {out}" + (f" and {plot}" if plot else ""))
+
+
+def _check(cutoff_day: float | None, first_k: int | None, population: str, data: Path) -> None:
+    if (cutoff_day is None) == (first_k is None):
+        raise _fail("give exactly one of --cutoff-day and --first-k")
+    if population not in ("auto", "fit_population", "fallback"):
+        raise _fail(f"--population must be auto, fit_population or fallback, not '{population}'")
+    if not data.exists():
+        raise _fail(f"no such file: {data}")
+
+
+def _with_progress(run: Callable[[Callable[[str, int, int], None]], Any]) -> Any:
+    """``run(progress)`` under a transient progress bar."""
+    from rich.progress import Progress
+
+    with Progress(transient=True) as prog:
+        task = prog.add_task("validating", total=None)
+
+        def report(msg: str, done: int, total: int) -> None:
+            prog.update(task, description=msg, completed=done, total=total)
+
+        return run(report)
+
+
+def _csv(text: str | None) -> list[str] | None:
+    return None if text is None else [x.strip() for x in text.split(",") if x.strip()]
+
+
+def _fixed(fix: str | None) -> dict[str, float] | None:
+    """``--fix NAME=VALUE,...`` as a mapping."""
+    if fix is None:
+        return None
+    fixed: dict[str, float] = {}
+    for item in (x.strip() for x in fix.split(",") if x.strip()):
+        name, eq, value = item.partition("=")
+        try:
+            fixed[name.strip()] = float(value)
+        except ValueError:
+            raise _fail(f"--fix: expected NAME=VALUE with a number, got '{item}'") from None
+        if not eq:
+            raise _fail(f"--fix: expected NAME=VALUE, got '{item}'")
+    return fixed
+
+
+def _print_summary(s: dict[str, Any]) -> None:
+    """The headline figures of a validation summary."""
     typer.echo(
         f"{s['subjects']} subjects, {s['records']} held-out observations ({s['censored_records']} censored); "
         f"population prior: {s['population_method']}"
@@ -194,7 +217,6 @@ def forecast_cmd(
         typer.echo(f"model-free empirical baseline: median |error| {emp:.3f}")
     for w in s.get("data_warnings", []):
         typer.echo(f"data: {w}")
-    typer.echo(f"wrote {out}" + (f" and {plot}" if plot else ""))
 
 
 def _curve(text: str) -> Any:

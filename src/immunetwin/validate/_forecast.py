@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -130,73 +130,67 @@ def validate_forecast(
     """
     t_start = time.perf_counter()
     _check_arguments(cutoff_day, first_k, folds, horizon)
-    from ..model import library
-
-    spec = library.get(model) if isinstance(model, str) else model
-    ds, data_warnings = _placeholders(
-        dataset if isinstance(dataset, Dataset) else read_dataset(dataset),
-        analyte,
-        censor_placeholders,
-    )
+    ds, spec, data_warnings = _inputs(dataset, model, analyte, censor_placeholders)
     all_obs = [o for o in ds.observations if o.analyte == analyte]
-    t0 = default_t0(all_obs) if t0 is None else t0
-    noise = _noise(ds, spec, analyte, standard_curve, noise_df)
-    est = (
-        None
-        if estimate is None
-        else tuple(e if isinstance(e, Estimate) else Estimate(str(e)) for e in estimate)
-    )
-    config = twin_config(
-        ds,
-        spec,
-        analytes=[analyte],
-        t0=t0,
-        estimate=est,
+    base = SubjectTask(
+        dataset=ds,
+        model=spec,
+        analyte=analyte,
+        subject="",
+        index=0,
+        t0=default_t0(all_obs) if t0 is None else t0,
+        cutoff_day=cutoff_day,
+        first_k=first_k,
+        horizon=horizon,
+        estimate=None if estimate is None else tuple(_as_estimate(e) for e in estimate),
         fixed=fixed,
         lod=lod,
         standard_curve=standard_curve,
-        noise=noise,
+        noise=_noise(ds, spec, analyte, standard_curve, noise_df),
         particles=particles,
+        starts=starts,
+        seed=seed,
     )
-    if analyte not in config.lod and any(
-        o.censoring is not Censoring.NONE and o.limit is None for o in all_obs
-    ):
-        raise FitError(f"analyte '{analyte}': no detection limit known; pass lod=")
-    cohort = _cohort(ds, all_obs, t0, subjects, cutoff_day, first_k, horizon, min_observations)
+    config = _population_config(base, all_obs)
+    cohort = _cohort(ds, all_obs, base.t0, subjects, cutoff_day, first_k, horizon, min_observations)
     problems = {s: config.problem(spec, ds, s, None) for s in cohort.population}
     fold_of = _folds(cohort.targets, folds, seed)
     priors, sources = _priors(
         cohort, problems, fold_of, population, population_subjects, starts, seed, progress
     )
-    report = _reportable_limit(problems.values())
-    empirical = _empirical_table(problems)
+    base = replace(
+        base, report=_reportable_limit(problems.values()), empirical=_empirical_table(problems)
+    )
     tasks = [
-        SubjectTask(
-            dataset=ds,
-            model=spec,
-            analyte=analyte,
-            subject=s,
-            index=i,
-            prior=priors[s],
-            t0=t0,
-            cutoff_day=cutoff_day,
-            first_k=first_k,
-            horizon=horizon,
-            estimate=est,
-            fixed=fixed,
-            lod=lod,
-            standard_curve=standard_curve,
-            noise=noise,
-            particles=particles,
-            starts=starts,
-            seed=seed,
-            report=report,
-            empirical=empirical,
-        )
-        for i, s in enumerate(cohort.targets)
+        replace(base, subject=s, index=i, prior=priors[s]) for i, s in enumerate(cohort.targets)
     ]
     results = [run_subject(t) for t in tasks]  # engine: run the subjects in parallel here
-    summary = ValidationSummary(
+    run = _Run(cohort, fold_of, sources, folds, noise_df, tuple(data_warnings), t_start)
+    summary = _summary(results, base, config, run)
+    if progress is not None:
+        progress("done", len(tasks), len(tasks))
+    return ValidationResult(summary=summary, records=_records(results))
+
+
+@dataclass(frozen=True)
+class _Run:
+    """How the validation ran (for its summary)."""
+
+    cohort: _Cohort
+    fold_of: Mapping[str, int]
+    sources: set[str]
+    folds: int | None
+    noise_df: float | None
+    data_warnings: tuple[str, ...]
+    started: float
+
+
+def _summary(
+    results: Sequence[SubjectResult], base: SubjectTask, config: TwinConfig, run: _Run
+) -> ValidationSummary:
+    """Scores of every held-out record and the settings of the run."""
+    ds, spec, analyte, report = base.dataset, base.model, base.analyte, base.report
+    return ValidationSummary(
         scores=summarise([sc for r in results for sc in r.scores]),
         model=spec.id,
         analyte=analyte,
@@ -204,28 +198,50 @@ def validate_forecast(
         standard_curve=_curve_name(config, analyte),
         dataset=str(ds.metadata.get("title", "") or ds.provenance.source_file),
         dataset_sha256=ds.provenance.sha256,
-        cutoff_day=cutoff_day,
-        first_k=first_k,
-        horizon=horizon,
-        subjects=len(cohort.targets),
-        subjects_skipped=cohort.skipped,
-        population_subjects=len(cohort.population),
-        cross_fitting="leave-one-out" if folds is None else f"{folds}-fold",
-        folds=dict(sorted(fold_of.items())) if fold_of else None,
-        population_method=", ".join(sorted(sources)),
+        cutoff_day=base.cutoff_day,
+        first_k=base.first_k,
+        horizon=base.horizon,
+        subjects=len(run.cohort.targets),
+        subjects_skipped=run.cohort.skipped,
+        population_subjects=len(run.cohort.population),
+        cross_fitting="leave-one-out" if run.folds is None else f"{run.folds}-fold",
+        folds=dict(sorted(run.fold_of.items())) if run.fold_of else None,
+        population_method=", ".join(sorted(run.sources)),
         estimated=tuple(e.id for e in config.estimate),
         fixed=dict(config.fixed),
-        noise="normal" if noise_df is None else f"student_t(df={noise_df:g})",
-        t0=t0,
+        noise="normal" if run.noise_df is None else f"student_t(df={run.noise_df:g})",
+        t0=base.t0,
         lod=config.lod.get(analyte),
         reportable_limit=None if report is None else {"side": report[0], "limit": report[1]},
-        particles=particles,
-        data_warnings=tuple(data_warnings),
-        seconds=round(time.perf_counter() - t_start, 1),
+        particles=base.particles,
+        data_warnings=run.data_warnings,
+        seconds=round(time.perf_counter() - run.started, 1),
     )
-    if progress is not None:
-        progress("done", len(tasks), len(tasks))
-    return ValidationResult(summary=summary, records=_records(results))
+
+
+def _as_estimate(e: str | Estimate) -> Estimate:
+    return e if isinstance(e, Estimate) else Estimate(str(e))
+
+
+def _population_config(base: SubjectTask, all_obs: Sequence[Observation]) -> TwinConfig:
+    """The twin settings shared by every subject (their population problems use it too)."""
+    config = twin_config(
+        base.dataset,
+        base.model,
+        analytes=[base.analyte],
+        t0=base.t0,
+        estimate=base.estimate,
+        fixed=base.fixed,
+        lod=base.lod,
+        standard_curve=base.standard_curve,
+        noise=base.noise,
+        particles=base.particles,
+    )
+    if base.analyte not in config.lod and any(
+        o.censoring is not Censoring.NONE and o.limit is None for o in all_obs
+    ):
+        raise FitError(f"analyte '{base.analyte}': no detection limit known; pass lod=")
+    return config
 
 
 def _records(results: Iterable[SubjectResult]) -> tuple[Any, ...]:
@@ -248,6 +264,18 @@ def _check_arguments(
         raise FitError(f"validate_forecast: folds must be >= 2, got {folds}")
     if horizon is not None and not horizon > 0:
         raise FitError(f"validate_forecast: horizon must be > 0 days, got {horizon}")
+
+
+def _inputs(
+    dataset: Dataset | str | Path, model: ModelSpec | str, analyte: str, censor: bool
+) -> tuple[Dataset, ModelSpec, list[str]]:
+    """The data (placeholders censored when asked), the model and the data warnings."""
+    from ..model import library
+
+    spec = library.get(model) if isinstance(model, str) else model
+    ds = dataset if isinstance(dataset, Dataset) else read_dataset(dataset)
+    ds, warnings = _placeholders(ds, analyte, censor)
+    return ds, spec, warnings
 
 
 def _placeholders(ds: Dataset, analyte: str, censor: bool) -> tuple[Dataset, list[str]]:

@@ -40,11 +40,11 @@ class SubjectTask:
     analyte: str
     subject: str
     index: int
-    prior: PopulationPrior | GaussianPrior
     t0: float
     cutoff_day: float | None = None
     first_k: int | None = None
     horizon: float | None = None
+    prior: PopulationPrior | GaussianPrior | None = None
     estimate: tuple[Estimate, ...] | None = None
     fixed: Mapping[str, float] | None = None
     lod: float | None = None
