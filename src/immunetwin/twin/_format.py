@@ -235,6 +235,8 @@ def save_twin(tw: TwinContents, path: Path, *, keep: int = KEEP, force: bool = F
     _fsync_dir(versions)
     _publish(path, number, meta_sha)
     _prune(versions, keep, number)
+    for stale in path.glob(".CURRENT-*"):  # pointers of saves killed while publishing
+        stale.unlink(missing_ok=True)
     return path
 
 
