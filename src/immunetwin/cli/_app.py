@@ -35,11 +35,11 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _REPORT_HINT = "please report this with the command and the output of `immunetwin --debug ...`"
 
 
-def one_line(exc: BaseException, limit: int = 400) -> str:
+def one_line(exc: BaseException | str, limit: int = 400) -> str:
     """The message of ``exc`` on one line (first two lines joined, the rest counted)."""
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
     if not lines:
-        return type(exc).__name__
+        return "" if isinstance(exc, str) else type(exc).__name__
     text = lines[0] + (": " + lines[1] if len(lines) > 1 else "")
     if len(text) > limit:
         text = text[: limit - 3] + "..."
