@@ -45,7 +45,10 @@ SETTINGS = settings(
 BOMB = "\n".join(
     [
         "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]",
-        *(f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]" for p, c in zip("abcdefgh", "bcdefghi", strict=True)),
+        *(
+            f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]"
+            for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+        ),
         "analytes: *i",
         "participants: *i",
     ]
