@@ -102,13 +102,14 @@ class _SafeGroup(TyperGroup):
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except typer.TyperException as exc:  # click's usage errors
             code = int(getattr(exc, "exit_code", EXIT_USAGE))
-            if type(exc).__name__ == "NoArgsIsHelpError":
-                exc.show()  # type: ignore[attr-defined]
+            ctx = getattr(exc, "ctx", None)
+            where = f"{ctx.command_path}: " if ctx is not None else ""
+            fmt = getattr(exc, "format_message", None)
+            message = str(fmt()) if callable(fmt) else str(exc)
+            if type(exc).__name__ == "NoArgsIsHelpError":  # the help, then one line
+                typer.echo(message)
+                _error(f"{where}missing command or arguments (see the help above)")
             else:
-                ctx = getattr(exc, "ctx", None)
-                where = f"{ctx.command_path}: " if ctx is not None else ""
-                fmt = getattr(exc, "format_message", None)
-                message = str(fmt()) if callable(fmt) else str(exc)
                 _error(where + one_line(_ANSI.sub("", message)))
         except typer.Abort:
             _error("aborted")

@@ -134,6 +134,8 @@ def simulate_command(
         raise _fail(_one_line(exc)) from None
     except OSError as exc:
         raise _fail(f"{exc.filename or ''}: {exc.strerror or exc}") from None
+    except RecursionError:
+        raise _fail(f"{model}: expressions nest too deeply to process") from None
     Console(highlight=False, soft_wrap=True).print(
         f"[bold]{spec.id}[/]: {len(traj.names)} outputs at {points} times, t = {t_start:g}..{t_end:g}, "
         f"backend {backend.value}, {elapsed * 1e3:.1f} ms -> {', '.join(wrote)}"

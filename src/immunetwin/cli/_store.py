@@ -27,7 +27,9 @@ DbOption = Annotated[
 
 
 def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
+    from ._app import one_line
+
+    typer.echo(f"error: {one_line(message)}", err=True)
     return typer.Exit(2)
 
 
@@ -110,6 +112,7 @@ def verify_cmd(db: DbOption = None) -> None:
     damaged = sum(not c.ok for c in checks)
     typer.echo(f"{len(checks)} twin(s) checked, {damaged} damaged ({reg.url})")
     if damaged:
+        typer.echo(f"error: {damaged} of {len(checks)} registered twin(s) damaged", err=True)
         raise typer.Exit(1)
 
 

@@ -40,6 +40,22 @@ def _parse_time(text: Any, where: str, file: str | None) -> _dt.datetime:
     return t if t.tzinfo else t.replace(tzinfo=_dt.UTC)
 
 
+def _first_error(exc: BaseException) -> str:
+    """One line for a validation error: pydantic's first error (where and what), else the text."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        try:
+            first = errors()[0]
+            where = ".".join(str(x) for x in first.get("loc", ()))
+            more = len(errors()) - 1
+            tail = f" (+{more} more)" if more else ""
+            return f"{where}: {first.get('msg', '')}{tail}"[:300]
+        except (TypeError, IndexError, KeyError, AttributeError):
+            pass
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return (" ".join(lines[:2]) if lines else type(exc).__name__)[:300]
+
+
 def _fl(x: Any) -> float | None:
     return None if x is None else float(x)
 
@@ -78,7 +94,7 @@ def from_fhir_bundle(
             raise ValueError("resourceType is not 'Bundle'")
         Bundle.model_validate(raw)
     except (ValueError, TypeError, RecursionError) as exc:
-        raise DataError(f"not a valid FHIR R4 Bundle: {str(exc)[:300]}", file=file) from None
+        raise DataError(f"not a valid FHIR R4 Bundle: {_first_error(exc)}", file=file) from None
     try:
         return _from_raw(raw, anchor, file)
     except DataError:
