@@ -3,6 +3,7 @@
 Every failure ends as one line on standard error and a non-zero exit code:
 
 * a typed :class:`~immunetwin.errors.ImmunetwinError` prints its (first-line) message, exit 2;
+* an ``OSError`` (a path that cannot be written, a full disk) prints the file and why, exit 2;
 * a usage error (bad option, bad value) prints click's message on one line, exit 2;
 * any other exception prints a one-line ``internal error`` naming its type, with a hint to
   report it, exit 3.
@@ -78,6 +79,12 @@ class _SafeGroup(TyperGroup):
             if _debug(ctx):
                 raise
             _error(one_line(exc))
+            raise typer.Exit(EXIT_USAGE) from None
+        except OSError as exc:  # the environment (a path, a disk), not a bug
+            if _debug(ctx):
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            _error(f"{where}{exc.strerror or one_line(exc)}")
             raise typer.Exit(EXIT_USAGE) from None
         except Exception as exc:
             if _debug(ctx):

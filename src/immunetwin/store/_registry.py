@@ -80,7 +80,7 @@ def _read_meta(twin_dir: Path) -> dict[str, Any]:
             "created_at": str(history[0]["at"]) if history and "at" in history[0] else None,
             "n_updates": sum(1 for h in history if h.get("step") == "update"),
         }
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise RegistryError(f"{meta_file}: unreadable twin metadata ({exc!r})") from None
     if fields["created_at"] is None:
         fields["created_at"] = datetime.fromtimestamp(meta_file.stat().st_mtime, UTC).isoformat(
