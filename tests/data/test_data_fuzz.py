@@ -184,7 +184,7 @@ def datasets(
         obs.append(
             Observation(
                 draw(st.sampled_from(ids)),
-                draw(FINITE),
+                draw(st.floats(-1e6, 1e6)),  # readers refuse times beyond MAX_ABS_TIME
                 draw(TEXT.filter(bool)),
                 draw(st.none() | FINITE),
                 draw(units),

@@ -376,3 +376,17 @@ def test_fhir_round_trip_keeps_harmonised_units() -> None:
         (o.value, o.unit) for o in ds.observations
     ]
     assert replace(ds.observations[0]).unit == "copies/mL"
+
+
+def test_csv_and_fhir_times_are_bounded(tmp_path: Path) -> None:
+    from immunetwin.data import MAX_ABS_TIME, check_times, read_csv
+
+    path = tmp_path / "t.csv"
+    header = "subject,time,analyte,specimen,value,unit,censoring,limit\n"
+    path.write_text(header + "s,1,v,n,1,copies/mL,none,\ns,1e308,v,n,1,copies/mL,none,\n")
+    with pytest.raises(DataError, match=r"t.csv \[row 2\]: time 1e\+308 lies beyond"):
+        read_csv(path)
+    ds = _ds(_o(MAX_ABS_TIME))
+    assert check_times(ds) is ds
+    with pytest.raises(DataError, match="observation 0"):
+        check_times(_ds(_o(-2 * MAX_ABS_TIME)))

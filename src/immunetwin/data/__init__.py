@@ -13,6 +13,8 @@ from ._adapters import read_cart_cd22 as read_cart_cd22
 from ._adapters import read_kissler2021 as read_kissler2021
 from ._adapters import read_liang2010 as read_liang2010
 from ._adapters import read_lucas2020 as read_lucas2020
+from ._checks import MAX_ABS_TIME as MAX_ABS_TIME
+from ._checks import check_times as check_times
 from ._checks import check_units as check_units
 from ._checks import dedupe as dedupe
 from ._checks import harmonize_units as harmonize_units

@@ -21,11 +21,48 @@ from immunetwin.errors import DataError
 from ._records import Dataset, Observation, SkippedRecord
 from ._units import analyte_unit_problem, convert_value, normalize_unit
 
-__all__ = ["check_units", "dedupe", "harmonize_units", "record_key"]
+__all__ = ["MAX_ABS_TIME", "check_times", "check_units", "dedupe", "harmonize_units", "record_key"]
+
+#: Largest absolute time accepted in a dataset (days since the reference event: ~2700 years).
+MAX_ABS_TIME = 1e6
 
 
 def _where(o: Observation, i: int) -> str:
     return o.origin or f"observation {i}"
+
+
+def check_times(dataset: Dataset, *, rows_from: int | None = None) -> Dataset:
+    """``dataset`` if every observation and intervention time lies within :data:`MAX_ABS_TIME`.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    rows_from : int, optional
+        For a table read one record per row: the row number of the first observation (the
+        message then names the row), e.g. 1 for a CSV with a header.
+
+    Raises
+    ------
+    DataError
+        Naming the file and the record whose time is out of bounds.
+    """
+    file = dataset.provenance.source_file or None
+    for i, o in enumerate(dataset.observations):
+        if abs(o.time) > MAX_ABS_TIME:
+            row: int | str = i + rows_from if rows_from is not None else _where(o, i)
+            raise DataError(
+                f"time {o.time:g} lies beyond +-{MAX_ABS_TIME:g} {dataset.time_unit}s",
+                file=file,
+                row=row,
+            )
+    for i, iv in enumerate(dataset.interventions):
+        if abs(iv.time) > MAX_ABS_TIME:
+            raise DataError(
+                f"intervention time {iv.time:g} lies beyond +-{MAX_ABS_TIME:g}",
+                file=file,
+                row=f"intervention {i}",
+            )
+    return dataset
 
 
 def _selected(dataset: Dataset, analytes: str | Iterable[str] | None) -> set[str]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from immunetwin.errors import DataError
 
+from ._checks import check_times
 from ._csv import reader_provenance, skipped_from_meta
 from ._fhir_common import _ANALYTE_SYSTEM, _SUBJECT_SYSTEM, _exts
 from ._provenance import Provenance
@@ -395,4 +396,4 @@ def read_fhir(path: str | Path, *, anchor: _dt.datetime | None = None) -> Datase
     ds = from_fhir_bundle(text, anchor=anchor, file=str(p))
     upstream = ds.provenance if ds.provenance != Provenance() else None
     prov = reader_provenance(p, "immunetwin.data.read_fhir", upstream)
-    return replace(ds, provenance=prov)
+    return check_times(replace(ds, provenance=prov))

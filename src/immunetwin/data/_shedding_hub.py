@@ -26,6 +26,7 @@ import yaml
 
 from immunetwin.errors import DataError
 
+from ._checks import MAX_ABS_TIME
 from ._provenance import Provenance, package_version, sha256_file
 from ._records import Censoring, Dataset, Observation, SkippedRecord, Subject
 from ._units import normalize_unit, parse_unit
@@ -50,8 +51,6 @@ MAX_YAML_BYTES = 64 * 1024 * 1024
 #: Most nodes a YAML document may expand to once its aliases are followed (an alias bomb
 #: expands to billions from a few hundred bytes).
 MAX_YAML_NODES = 5_000_000
-#: Largest absolute time accepted in a dataset (days since the reference event).
-MAX_ABS_TIME = 1e6
 
 try:  # the C loader is ~10x faster
     _Loader: Any = yaml.CSafeLoader
