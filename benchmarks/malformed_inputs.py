@@ -36,9 +36,8 @@ class Case:
     args: tuple[str, ...]
 
 
-def _files(d: Path) -> dict[str, Path]:
-    """Malformed input files, written into ``d``."""
-    seed = WOELFEL.read_text(encoding="utf-8") if WOELFEL.exists() else "title: x\n"
+def _basic_files() -> dict[str, str | bytes]:
+    """Empty, junk and structurally wrong files of every input type."""
     f: dict[str, str | bytes] = {
         "empty.yaml": "",
         "scalar.yaml": "42\n",
@@ -76,6 +75,12 @@ def _files(d: Path) -> dict[str, Path]:
         "notsbml.xml": "<?xml version='1.0'?><html><body/></html>",
         "binary.xml": bytes(range(256)),
     }
+    return f
+
+
+def _hub_files(seed: str) -> dict[str, str | bytes]:
+    """Truncated Shedding Hub YAML and bad times, units and values."""
+    f: dict[str, str | bytes] = {}
     for k, cut in enumerate((50, 400, 1500, 3000, 6000)):
         f[f"cut{k}.yaml"] = seed[:cut]
     for name, time, unit, value in (
@@ -94,6 +99,12 @@ def _files(d: Path) -> dict[str, Path]:
             f"specimen: stool}}\nparticipants:\n  - measurements:\n"
             f"      - {{analyte: v, time: {time}, value: {value}}}\n"
         )
+    return f
+
+
+def _csv_files() -> dict[str, str | bytes]:
+    """Tidy CSV files with bad cells."""
+    f: dict[str, str | bytes] = {}
     header = "subject,time,analyte,specimen,value,unit,censoring,limit\n"
     for name, row in (
         ("nan", "s,1,v,n,nan,copies/mL,none,"),
@@ -111,6 +122,12 @@ def _files(d: Path) -> dict[str, Path]:
         ("quote", 's,1,v,n,"1,copies/mL,none,'),
     ):
         f[f"{name}.csv"] = header + row + "\n"
+    return f
+
+
+def _fhir_files() -> dict[str, str | bytes]:
+    """FHIR bundles with bad Observations."""
+    f: dict[str, str | bytes] = {}
     ext = "https://immunetwin.org/fhir/StructureDefinition/"
     for name, obs in (
         (
@@ -150,6 +167,12 @@ def _files(d: Path) -> dict[str, Path]:
             ],
         }
         f[f"fhir_{name}.json"] = json.dumps(bundle)
+    return f
+
+
+def _sbml_files() -> dict[str, str | bytes]:
+    """An SBML model with very deeply nested MathML."""
+    f: dict[str, str | bytes] = {}
     nested = "<apply><plus/><ci>x</ci>" * 3000 + "<cn>1</cn>" + "</apply>" * 3000
     f["deep.xml"] = (
         "<?xml version='1.0' encoding='UTF-8'?><sbml xmlns='http://www.sbml.org/sbml/level3/"
@@ -158,6 +181,13 @@ def _files(d: Path) -> dict[str, Path]:
         "<math xmlns='http://www.w3.org/1998/Math/MathML'>" + nested + "</math></rateRule>"
         "</listOfRules></model></sbml>"
     )
+    return f
+
+
+def _files(d: Path) -> dict[str, Path]:
+    """Malformed input files, written into ``d``."""
+    seed = WOELFEL.read_text(encoding="utf-8") if WOELFEL.exists() else "title: x\n"
+    f = {**_basic_files(), **_hub_files(seed), **_csv_files(), **_fhir_files(), **_sbml_files()}
     paths: dict[str, Path] = {}
     for name, content in f.items():
         p = d / name
