@@ -186,3 +186,19 @@ def test_fuzz_registry_urls(scheme: str, rest: str, sub: list[str]) -> None:
         url = f"{scheme}{d}/{rest}" if scheme == "sqlite:///" else f"{scheme}{rest}"
         res = runner.invoke(_app.app, ["store", *sub, "--db", url])
         _one_line_error(res)
+
+
+def test_backend_runtime_error_names_the_backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import immunetwin.simulate as sim
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("CVODE Error: CV_TOO_MUCH_WORK\nat t = 3")
+
+    monkeypatch.setattr(sim, "simulate", broken)
+    args = ["simulate", "baccam2006_influenza", "--out", str(tmp_path / "x.csv")]
+    res = runner.invoke(_app.app, [*args, "--backend", "roadrunner"])
+    assert res.exit_code == 2
+    _one_line_error(res)
+    assert "backend 'roadrunner': CVODE Error: CV_TOO_MUCH_WORK: at t = 3" in res.stderr
