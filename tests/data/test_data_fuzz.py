@@ -155,9 +155,20 @@ FHIR_TEXT = st.text(
 )
 
 
+#: Units a FHIR reader accepts (it refuses unknown units).
+KNOWN_UNITS = st.sampled_from(
+    ["copies/mL", "log10 copies/mL", "Ct", "pg/mL", "cells/uL", "%", "TCID50/mL", "copies/swab"]
+)
+
+
 @st.composite
-def datasets(draw: st.DrawFn, text: st.SearchStrategy[str] = TEXT) -> Dataset:
+def datasets(
+    draw: st.DrawFn,
+    text: st.SearchStrategy[str] = TEXT,
+    units: st.SearchStrategy[str] | None = None,
+) -> Dataset:
     TEXT = text  # noqa: N806
+    units = text if units is None else units
     ids = draw(
         st.lists(
             text.filter(bool),
@@ -173,10 +184,10 @@ def datasets(draw: st.DrawFn, text: st.SearchStrategy[str] = TEXT) -> Dataset:
         obs.append(
             Observation(
                 draw(st.sampled_from(ids)),
-                draw(FINITE),
+                draw(st.floats(-1e6, 1e6)),  # readers refuse times beyond MAX_ABS_TIME
                 draw(TEXT.filter(bool)),
                 draw(st.none() | FINITE),
-                draw(TEXT),
+                draw(units),
                 draw(TEXT),
                 cens,
                 limit,
@@ -205,7 +216,7 @@ def test_petab_round_trip_random_datasets(ds: Dataset) -> None:
 
 
 @SETTINGS
-@given(datasets(FHIR_TEXT))
+@given(datasets(FHIR_TEXT, KNOWN_UNITS))
 def test_fhir_round_trip_random_datasets(ds: Dataset) -> None:
     from immunetwin.data import to_fhir_bundle
 

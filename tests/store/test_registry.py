@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import FrozenInstanceError
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def test_migrations_create_schema(db_url):
     cols = {c["name"] for c in insp.get_columns("twins")}
     assert {"id", "subject", "model_id", "model_hash", "data_sha256", "path", "report"} <= cols
     with reg.engine.connect() as conn:
-        assert conn.execute(sa.text("select version_num from alembic_version")).scalar() == "0001"
+        assert conn.execute(sa.text("select version_num from alembic_version")).scalar() == "0002"
     reg.close()
     # a second registry on the same database re-runs `upgrade head` as a no-op
     assert Registry(db_url).list_twins() == []
@@ -68,7 +69,11 @@ def test_round_trip(db_url, twin_dir):
     with pytest.raises(FrozenInstanceError):
         rec.name = "other"  # type: ignore[misc]
 
-    other = reg.add_twin(twin_dir)  # default name: the twin's own
+    with pytest.raises(RegistryError, match=f"registered already \\(id {rec.id}\\)"):
+        reg.add_twin(twin_dir / ".." / twin_dir.name)  # the same directory, another spelling
+    copy = twin_dir.parent / "twin-copy"
+    shutil.copytree(twin_dir, copy, dirs_exist_ok=True)
+    other = reg.add_twin(copy)  # default name: the twin's own
     assert other.name == meta.name and other.report is None and other.id != rec.id
 
     fresh = Registry(db_url)  # a new connection sees the same rows

@@ -9,6 +9,8 @@ import typer
 
 from immunetwin.errors import DataError
 
+from ._checks import CliError, check_plot_path
+
 data_app = typer.Typer(
     name="data",
     help="Curate immunology data: lint, convert between formats, summarise.",
@@ -17,7 +19,9 @@ data_app = typer.Typer(
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
+    from ._app import one_line
+
+    typer.echo(f"error: {one_line(exc)}", err=True)
     return typer.Exit(2)
 
 
@@ -42,8 +46,11 @@ def lint_cmd(
         report = lint(_read(path))
     except DataError as exc:
         raise _fail(exc) from None
+    if max_per_rule < 0:
+        raise _fail(CliError(f"--max {max_per_rule}: must be 0 or more"))
     typer.echo(report.to_text(max_per_rule=max_per_rule))
     if not report.ok:
+        typer.echo(f"error: {path}: {len(report.errors)} lint error(s)", err=True)
         raise typer.Exit(1)
 
 
@@ -76,8 +83,10 @@ def summary_cmd(
 ) -> None:
     """Subjects, analytes, measurements, censored share and time span (optionally a plot)."""
     try:
+        if plot is not None:
+            check_plot_path("--plot", plot)
         ds = _read(path)
-    except DataError as exc:
+    except (DataError, CliError) as exc:
         raise _fail(exc) from None
     s = ds.summary()
     span = (

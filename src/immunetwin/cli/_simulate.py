@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from ..errors import ImmunetwinError
+from ..errors import ImmunetwinError, SimulationError
+from ._checks import CliError, check_grid, check_plot_path, check_tolerance
 
 if TYPE_CHECKING:
     from ..model import ModelSpec
@@ -24,10 +26,6 @@ class Backend(StrEnum):
 
     compiled = "compiled"
     roadrunner = "roadrunner"
-
-
-class CliError(ImmunetwinError):
-    """A bad command-line argument (reported on one line, exit code 2)."""
 
 
 def _fail(message: str) -> typer.Exit:
@@ -74,6 +72,8 @@ def _parse_params(items: list[str], spec: ModelSpec) -> dict[str, float]:
             value = float(text)
         except ValueError:
             raise CliError(f"--param {item!r}: {text.strip()!r} is not a number") from None
+        if not math.isfinite(value):
+            raise CliError(f"--param {item!r}: the value must be a finite number")
         if name not in known:
             raise CliError(f"--param {item!r}: model '{spec.id}' has no parameter '{name}'")
         out[name] = value
@@ -87,7 +87,7 @@ def simulate_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the trajectory (CSV).")],
     t_end: Annotated[float, typer.Option("--t-end", help="End time (model time units).")] = 21.0,
     points: Annotated[
-        int, typer.Option("--points", min=2, help="Number of output times, t0..t-end.")
+        int, typer.Option("--points", help="Number of output times, t0..t-end (2 or more).")
     ] = 85,
     t_start: Annotated[float, typer.Option("--t-start", help="Initial time.")] = 0.0,
     param: Annotated[
@@ -105,25 +105,23 @@ def simulate_command(
 ) -> None:
     """Simulate MODEL from --t-start to --t-end and write the trajectory as CSV."""
     try:
-        if not t_end > t_start:
-            raise CliError(f"--t-end ({t_end:g}) must be greater than --t-start ({t_start:g})")
+        check_grid(t_start, t_end, points)
+        check_tolerance("--rtol", rtol)
+        check_tolerance("--atol", atol, upper=math.inf)
+        if plot is not None:
+            check_plot_path("--plot", plot)
+        if out.is_dir():
+            raise CliError(f"--out {str(out)!r}: is a directory")
         spec = _load_model(model)
         params = _parse_params(list(param or []), spec)
 
         import numpy as np
 
-        from ..simulate import SolverOptions, simulate
+        from ..simulate import SolverOptions
 
         times = np.linspace(t_start, t_end, points)
         started = time.perf_counter()
-        traj = simulate(
-            spec,
-            times,
-            params=params or None,
-            backend=backend.value,
-            options=SolverOptions(rtol=rtol, atol=atol),
-            t0=t_start,
-        )
+        traj = _run(spec, times, params, backend, SolverOptions(rtol=rtol, atol=atol), t_start)
         elapsed = time.perf_counter() - started
         traj.raise_on_failure()
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -136,10 +134,35 @@ def simulate_command(
         raise _fail(_one_line(exc)) from None
     except OSError as exc:
         raise _fail(f"{exc.filename or ''}: {exc.strerror or exc}") from None
+    except RecursionError:
+        raise _fail(f"{model}: expressions nest too deeply to process") from None
     Console(highlight=False, soft_wrap=True).print(
         f"[bold]{spec.id}[/]: {len(traj.names)} outputs at {points} times, t = {t_start:g}..{t_end:g}, "
         f"backend {backend.value}, {elapsed * 1e3:.1f} ms -> {', '.join(wrote)}"
     )
+
+
+def _run(
+    spec: ModelSpec,
+    times: Any,
+    params: dict[str, float],
+    backend: Backend,
+    options: Any,
+    t0: float,
+) -> Trajectory:
+    """Simulate; a raw ``RuntimeError`` of a backend (libRoadRunner) becomes a typed error."""
+    from ..simulate import simulate
+
+    try:
+        return simulate(
+            spec, times, params=params or None, backend=backend.value, options=options, t0=t0
+        )
+    except RuntimeError as exc:
+        if isinstance(exc, ImmunetwinError):
+            raise
+        raise SimulationError(
+            f"backend '{backend.value}': {_one_line(exc)}", model=spec.id
+        ) from None
 
 
 def _save_plot(traj: Trajectory, path: Path) -> None:

@@ -11,7 +11,8 @@ from ..errors import ImmunetwinError
 
 store_app = typer.Typer(
     name="store",
-    help="The registry database of twins (SQLite by default; $IMMUNETWIN_DB or --db for a URL).",
+    help="The registry database of twins (SQLite by default; $IMMUNETWIN_DB or --db for a URL; "
+    "PostgreSQL needs `pip install 'immunetwin[postgres]'`).",
     no_args_is_help=True,
 )
 
@@ -26,7 +27,9 @@ DbOption = Annotated[
 
 
 def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
+    from ._app import one_line
+
+    typer.echo(f"error: {one_line(message)}", err=True)
     return typer.Exit(2)
 
 
@@ -89,6 +92,28 @@ def add_cmd(
     except ImmunetwinError as exc:
         raise _fail(str(exc)) from None
     _echo(rec)
+
+
+@store_app.command("verify")
+def verify_cmd(db: DbOption = None) -> None:
+    """Check every registered twin (loads, checksums, record up to date); change nothing.
+
+    Exit 1 when a twin is damaged or its record is stale.
+    """
+    reg = _registry(db)
+    try:
+        checks = reg.verify()
+    except ImmunetwinError as exc:
+        raise _fail(str(exc)) from None
+    for c in checks:
+        status = "ok     " if c.ok else "DAMAGED"
+        detail = "" if c.ok else ": " + "; ".join(c.problems)
+        typer.echo(f"{status} {c.id} {c.path}{detail}")
+    damaged = sum(not c.ok for c in checks)
+    typer.echo(f"{len(checks)} twin(s) checked, {damaged} damaged ({reg.url})")
+    if damaged:
+        typer.echo(f"error: {damaged} of {len(checks)} registered twin(s) damaged", err=True)
+        raise typer.Exit(1)
 
 
 def _echo(rec: Any) -> None:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from immunetwin.errors import DataError
 
+from ._checks import check_times
 from ._provenance import Provenance, package_version, sha256_file, sidecar_path
 from ._records import (
     FRAME_COLUMNS,
@@ -112,7 +113,8 @@ def _finish(frame: pd.DataFrame, path: Path, reader: str) -> Dataset:
     kwargs = read_sidecar(path) or {}
     upstream = kwargs.pop("provenance", None)
     prov = reader_provenance(path, reader, upstream)
-    return Dataset.from_frame(frame, provenance=prov, file=str(path), **kwargs)
+    ds = Dataset.from_frame(frame, provenance=prov, file=str(path), **kwargs)
+    return check_times(ds, rows_from=1)
 
 
 def write_csv(dataset: Dataset, path: str | Path) -> Path:

@@ -15,6 +15,7 @@ from typing import Any
 
 from immunetwin.errors import DataError
 
+from ._checks import check_times
 from ._csv import reader_provenance, skipped_from_meta
 from ._fhir_common import _ANALYTE_SYSTEM, _SUBJECT_SYSTEM, _exts
 from ._provenance import Provenance
@@ -27,6 +28,7 @@ from ._records import (
     SkippedRecord,
     Subject,
 )
+from ._units import analyte_unit_problem, normalize_unit
 
 __all__ = ["from_fhir_bundle", "read_fhir"]
 
@@ -37,6 +39,22 @@ def _parse_time(text: Any, where: str, file: str | None) -> _dt.datetime:
     except ValueError:
         raise DataError(f"bad dateTime {text!r}", file=file, row=where) from None
     return t if t.tzinfo else t.replace(tzinfo=_dt.UTC)
+
+
+def _first_error(exc: BaseException) -> str:
+    """One line for a validation error: pydantic's first error (where and what), else the text."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        try:
+            first = errors()[0]
+            where = ".".join(str(x) for x in first.get("loc", ()))
+            more = len(errors()) - 1
+            tail = f" (+{more} more)" if more else ""
+            return f"{where}: {first.get('msg', '')}{tail}"[:300]
+        except (TypeError, IndexError, KeyError, AttributeError):
+            pass
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return (" ".join(lines[:2]) if lines else type(exc).__name__)[:300]
 
 
 def _fl(x: Any) -> float | None:
@@ -77,7 +95,7 @@ def from_fhir_bundle(
             raise ValueError("resourceType is not 'Bundle'")
         Bundle.model_validate(raw)
     except (ValueError, TypeError, RecursionError) as exc:
-        raise DataError(f"not a valid FHIR R4 Bundle: {str(exc)[:300]}", file=file) from None
+        raise DataError(f"not a valid FHIR R4 Bundle: {_first_error(exc)}", file=file) from None
     try:
         return _from_raw(raw, anchor, file)
     except DataError:
@@ -206,45 +224,10 @@ def _read_observation(
     time, event = rel_time(ext, r.get("effectiveDateTime"), sid, where)
     if event:
         refs.setdefault(analyte, event)
-    interp = {c.get("code") for i in r.get("interpretation") or [] for c in i.get("coding") or []}
-    q = r.get("valueQuantity")
-    unit = str(ext.get("unit") or (q or {}).get("unit") or (q or {}).get("code") or "")
-    value = _fl(ext.get("reported-value"))
-    limit = upper = None
-    censoring = Censoring(ext["censoring"]) if "censoring" in ext else None
-    qual = str(ext.get("qualitative") or "")
-    if q is not None:
-        if q.get("value") is None:
-            raise DataError("valueQuantity without a value")
-        comp = q.get("comparator")
-        if comp in ("<", "<="):
-            censoring, limit = censoring or Censoring.LEFT, float(q["value"])
-        elif comp in (">", ">="):
-            censoring, limit = censoring or Censoring.RIGHT, float(q["value"])
-        else:
-            censoring, value = censoring or Censoring.NONE, float(q["value"])
-    elif r.get("valueRange") is not None:
-        rng = r["valueRange"]
-        limit, upper = (
-            _fl((rng.get("low") or {}).get("value")),
-            _fl((rng.get("high") or {}).get("value")),
-        )
-        unit = unit or str((rng.get("low") or {}).get("unit") or "")
-        censoring = censoring or Censoring.INTERVAL
-    elif censoring is None:
-        text = str(r.get("valueString") or "").lower()
-        if interp & {"NEG", "ND", "<"} or text in ("negative", "not detected"):
-            censoring, qual = Censoring.LEFT, qual or text
-        elif interp & {"POS", "DET", ">"} or text.endswith("positive"):
-            censoring, qual = Censoring.RIGHT, qual or text
-        else:
-            return SkippedRecord(
-                where, "Observation without a quantitative or qualitative value", sid
-            )
-    if "limit" in ext or "censoring" in ext:
-        limit = _fl(ext.get("limit"))
-    if "upper" in ext or "censoring" in ext:
-        upper = _fl(ext.get("upper"))
+    read = _observation_value(r, ext, sid, where)
+    if isinstance(read, SkippedRecord):
+        return read
+    value, unit, censoring, limit, upper, qual = read
     return Observation(
         subject=sid,
         time=time,
@@ -262,6 +245,85 @@ def _read_observation(
         lob=_fl(ext.get("lob")),
         origin=str(ext.get("origin") or ""),
     )
+
+
+_Value = tuple[float | None, str, Censoring, float | None, float | None, str]
+
+
+def _quantity_unit(q: Mapping[str, Any], ext: Mapping[str, Any]) -> str:
+    """The unit of a Quantity: its ``unit``, else its UCUM ``code`` (the extension's only when
+    the Quantity has neither).
+
+    Raises
+    ------
+    DataError
+        No unit at all, or one that is unknown or not the unit of a measured analyte.
+    """
+    candidates = [str(x) for x in (q.get("unit"), q.get("code")) if x]
+    if not candidates and ext.get("unit"):
+        candidates = [str(ext["unit"])]
+    if not candidates:
+        raise DataError("valueQuantity without a unit")
+    for text in candidates:
+        unit = normalize_unit(text)
+        if analyte_unit_problem(unit) is None:
+            return unit
+    raise DataError(str(analyte_unit_problem(normalize_unit(candidates[0]))))
+
+
+def _observation_value(
+    r: Mapping[str, Any], ext: Mapping[str, Any], sid: str, where: str
+) -> _Value | SkippedRecord:
+    """Value, unit, censoring, limits and qualitative result of an Observation.
+
+    The standard ``valueQuantity`` / ``valueRange`` / ``valueString`` win over the package's
+    extensions, which only fill in what the standard fields cannot say (the reported value of a
+    censored record, record limits); a ``valueString`` is never read as a number.
+    """
+    interp = {c.get("code") for i in r.get("interpretation") or [] for c in i.get("coding") or []}
+    q = r.get("valueQuantity")
+    rng = r.get("valueRange")
+    ext_censoring = Censoring(ext["censoring"]) if "censoring" in ext else None
+    qual = str(ext.get("qualitative") or "")
+    limit = _fl(ext.get("limit"))
+    upper = _fl(ext.get("upper"))
+    if q is not None:
+        if q.get("value") is None:
+            raise DataError("valueQuantity without a value")
+        unit = _quantity_unit(q, ext)
+        number = float(q["value"])
+        comp = q.get("comparator")
+        if comp in ("<", "<="):
+            return _fl(ext.get("reported-value")), unit, Censoring.LEFT, number, upper, qual
+        if comp in (">", ">="):
+            return _fl(ext.get("reported-value")), unit, Censoring.RIGHT, number, upper, qual
+        return number, unit, Censoring.NONE, limit, upper, qual
+    if rng is not None:
+        low, high = rng.get("low") or {}, rng.get("high") or {}
+        unit = _quantity_unit(low or high, ext)
+        limit, upper = _fl(low.get("value")), _fl(high.get("value"))
+        if limit is None or upper is None:
+            raise DataError("valueRange needs a low and a high value")
+        return _fl(ext.get("reported-value")), unit, Censoring.INTERVAL, limit, upper, qual
+    text = str(r.get("valueString") or "")
+    unit = normalize_unit(str(ext.get("unit") or ""))
+    if unit and analyte_unit_problem(unit) is not None:
+        raise DataError(str(analyte_unit_problem(unit)))
+    lowered = text.lower()
+    if ext_censoring is not None:
+        censoring = ext_censoring
+    elif interp & {"NEG", "ND", "<"} or lowered in ("negative", "not detected"):
+        censoring, limit, upper = Censoring.LEFT, None, None
+    elif interp & {"POS", "DET", ">"} or lowered.endswith("positive"):
+        censoring, limit, upper = Censoring.RIGHT, None, None
+    else:
+        return SkippedRecord(where, "Observation without a quantitative or qualitative value", sid)
+    if censoring is Censoring.INTERVAL and (limit is None or upper is None):
+        raise DataError("interval censoring without a valueRange")
+    written = text in ("no value", f"{censoring.value}-censored, limit unknown")
+    # the text is never a number; a censored record may keep its reported value (extension)
+    value = None if censoring is Censoring.NONE else _fl(ext.get("reported-value"))
+    return value, unit, censoring, limit, upper, qual or ("" if written else lowered)
 
 
 def _read_intervention(
@@ -334,4 +396,4 @@ def read_fhir(path: str | Path, *, anchor: _dt.datetime | None = None) -> Datase
     ds = from_fhir_bundle(text, anchor=anchor, file=str(p))
     upstream = ds.provenance if ds.provenance != Provenance() else None
     prov = reader_provenance(p, "immunetwin.data.read_fhir", upstream)
-    return replace(ds, provenance=prov)
+    return check_times(replace(ds, provenance=prov))

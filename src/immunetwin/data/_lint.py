@@ -9,24 +9,31 @@ reader recorded one, else its index). :func:`lint` runs a list of rules (default
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from ._checks import record_key
 from ._records import Censoring, Dataset, Observation
-from ._units import is_known_unit, parse_unit
+from ._units import analyte_unit_problem, convert_value, is_known_unit, normalize_unit, parse_unit
 
 __all__ = [
     "DEFAULT_RULES",
     "CensoredWithoutLimit",
+    "ConflictingValues",
     "DuplicateRecords",
+    "EmptyDataset",
     "Finding",
     "LimitPlaceholderRule",
     "LintReport",
     "MissingMetadata",
+    "MissingValue",
+    "MixedUnits",
     "NonMonotoneDoses",
+    "NonNumericCovariate",
     "NonPositiveLinearValue",
     "Rule",
     "Severity",
@@ -100,7 +107,8 @@ def _lod(ds: Dataset, analyte: str) -> float | None:
 
 @dataclass(frozen=True)
 class UnknownUnit:
-    """Observations whose unit the unit registry does not know (one finding per unit)."""
+    """Observations whose unit is unknown, or not a unit of a measured analyte (a speed, a
+    time...); one finding per analyte and unit (see :func:`analyte_unit_problem`)."""
 
     code: str = "unknown-unit"
     severity: Severity = Severity.ERROR
@@ -113,14 +121,9 @@ class UnknownUnit:
             count[key] += 1
             first.setdefault(key, (i, o))
         for key, (i, o) in first.items():
-            if not is_known_unit(o.unit):
-                yield _at(
-                    self,
-                    dataset,
-                    f"unknown unit {o.unit!r} for {o.analyte!r} ({count[key]} records)",
-                    o,
-                    i,
-                )
+            problem = analyte_unit_problem(o.unit)
+            if problem is not None:
+                yield _at(self, dataset, f"{o.analyte!r}: {problem} ({count[key]} records)", o, i)
 
 
 @dataclass(frozen=True)
@@ -158,17 +161,7 @@ class DuplicateRecords:
     def check(self, dataset: Dataset) -> Iterator[Finding]:
         seen: dict[tuple[object, ...], int] = {}
         for i, o in enumerate(dataset.observations):
-            key = (
-                o.subject,
-                o.analyte,
-                o.specimen,
-                o.time,
-                o.sample,
-                o.value,
-                o.censoring,
-                o.limit,
-                o.qualitative,
-            )
+            key = record_key(o)
             if key in seen:
                 yield _at(
                     self,
@@ -360,9 +353,169 @@ class LimitPlaceholderRule:
             )
 
 
+@dataclass(frozen=True)
+class MixedUnits:
+    """An analyte recorded in several units: convertible ones are converted before use
+    (:func:`~immunetwin.data.harmonize_units`, a warning), others cannot be used (an error)."""
+
+    code: str = "mixed-units"
+    severity: Severity = Severity.WARNING
+
+    def check(self, dataset: Dataset) -> Iterator[Finding]:
+        first: dict[str, dict[str, tuple[int, Observation]]] = defaultdict(dict)
+        for i, o in enumerate(dataset.observations):
+            unit = normalize_unit(o.unit)
+            if analyte_unit_problem(unit) is None:  # bad units are UnknownUnit's findings
+                first[o.analyte].setdefault(unit, (i, o))
+        for analyte, units in first.items():
+            if len(units) < 2:
+                continue
+            (base, _), *rest = units.items()
+            for unit, (i, o) in rest:
+                try:
+                    convert_value(1.0, unit, base)
+                except Exception:  # DataError: not convertible
+                    msg = f"{analyte}: {unit!r} cannot be converted to {base!r}; refused"
+                    yield _replace_sev(_at(self, dataset, msg, o, i), Severity.ERROR)
+                else:
+                    yield _at(self, dataset, f"{analyte}: {unit!r} and {base!r} mixed", o, i)
+
+
+@dataclass(frozen=True)
+class ConflictingValues:
+    """Different results for one subject, analyte, specimen, assay, time and sample.
+
+    Replicate measurements should carry distinct sample ids; otherwise the twin cannot tell a
+    replicate from a transcription error.
+    """
+
+    code: str = "conflicting-values"
+    severity: Severity = Severity.ERROR
+
+    def check(self, dataset: Dataset) -> Iterator[Finding]:
+        groups: dict[tuple[object, ...], dict[tuple[object, ...], int]] = defaultdict(dict)
+        for i, o in enumerate(dataset.observations):
+            where = (o.subject, o.analyte, o.specimen, o.assay, o.time, o.sample)
+            what = (o.value, o.censoring, o.limit, o.upper, o.qualitative, normalize_unit(o.unit))
+            groups[where].setdefault(what, i)
+        for results in groups.values():
+            if len(results) < 2:
+                continue
+            (_, i0), *rest = results.items()
+            for _, i in rest:
+                o, o0 = dataset.observations[i], dataset.observations[i0]
+                yield _at(
+                    self,
+                    dataset,
+                    f"{o.analyte} at t={o.time:g}: {_shown(o)} conflicts with {_shown(o0)} "
+                    f"(observation {i0}); replicates need distinct sample ids",
+                    o,
+                    i,
+                )
+
+
+def _shown(o: Observation) -> str:
+    if o.value is not None:
+        return f"{o.value:g} {o.unit}"
+    return f"{o.censoring.value}-censored at {o.limit} {o.unit}".strip()
+
+
+@dataclass(frozen=True)
+class MissingValue:
+    """Uncensored records without a value (an empty or NaN cell) and without a qualitative
+    result: nothing to fit, and nothing says why."""
+
+    code: str = "missing-value"
+    severity: Severity = Severity.ERROR
+
+    def check(self, dataset: Dataset) -> Iterator[Finding]:
+        for i, o in enumerate(dataset.observations):
+            if o.value is None and o.censoring is Censoring.NONE and not o.qualitative:
+                msg = f"{o.analyte} at t={o.time:g}: uncensored record without a value (NaN/empty)"
+                yield _at(self, dataset, msg, o, i)
+
+
+_AGE_RANGE = re.compile(
+    r"^\s*(?:[<>]=?\s*\d+(?:\.\d+)?|\d+(?:\.\d+)?\s*(?:-|–|to)\s*\d+(?:\.\d+)?|\d+(?:\.\d+)?\s*\+)\s*$"
+)
+_MISSING = ("", "unknown", "na", "n/a", "nan", "none", "missing", "not reported")
+
+
+def _age_text_ok(age: str) -> bool:
+    if age.strip().lower() in _MISSING or _AGE_RANGE.match(age):
+        return True
+    try:
+        return math.isfinite(float(age))
+    except ValueError:
+        return False
+
+
+def _numeric(x: object) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+@dataclass(frozen=True)
+class NonNumericCovariate:
+    """Covariates that should be numbers but are not: an age that is neither a number nor a
+    range (``"40-49"``, ``">65"``), a NaN or infinite number, or an attribute that is a number
+    for most subjects and text for some."""
+
+    code: str = "non-numeric-covariate"
+    severity: Severity = Severity.ERROR
+
+    def check(self, dataset: Dataset) -> Iterator[Finding]:
+        file = dataset.provenance.source_file
+        numeric_keys = Counter[str]()
+        for s in dataset.subjects:
+            numeric_keys.update(k for k, v in s.attributes.items() if _numeric(v))
+        for s in dataset.subjects:
+            problems = []
+            age = s.age
+            if _numeric(age) and not math.isfinite(float(age)):  # type: ignore[arg-type]
+                problems.append(f"age {age!r} is not finite")
+            elif isinstance(age, str) and not _age_text_ok(age):
+                problems.append(f"age {age!r} is neither a number nor a range")
+            for k, v in s.attributes.items():
+                if _numeric(v) and not math.isfinite(float(v)):
+                    problems.append(f"{k} {v!r} is not finite")
+                elif numeric_keys[k] and isinstance(v, str) and v.strip().lower() not in _MISSING:
+                    problems.append(f"{k} {v!r} is text where other subjects have numbers")
+            for p in problems:
+                yield Finding(self.code, self.severity, p, file, s.id, "attributes")
+
+
+@dataclass(frozen=True)
+class EmptyDataset:
+    """A dataset without a single observation."""
+
+    code: str = "empty-dataset"
+    severity: Severity = Severity.ERROR
+
+    def check(self, dataset: Dataset) -> Iterator[Finding]:
+        if not dataset.observations:
+            skipped = f" ({len(dataset.skipped)} records skipped)" if dataset.skipped else ""
+            yield Finding(
+                self.code,
+                self.severity,
+                f"no observations{skipped}",
+                dataset.provenance.source_file,
+                "",
+                "dataset",
+            )
+
+
+def _replace_sev(f: Finding, severity: Severity) -> Finding:
+    return Finding(f.rule, severity, f.message, f.file, f.subject, f.row)
+
+
 #: Rules run by :func:`lint` by default.
 DEFAULT_RULES: tuple[Rule, ...] = (
+    EmptyDataset(),
     UnknownUnit(),
+    MixedUnits(),
+    MissingValue(),
+    ConflictingValues(),
+    NonNumericCovariate(),
     UncensoredBelowLimit(),
     DuplicateRecords(),
     TimeBeforeReference(),

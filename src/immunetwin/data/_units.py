@@ -28,6 +28,7 @@ __all__ = [
     "UNIT_ALIASES",
     "ParsedUnit",
     "StandardCurve",
+    "analyte_unit_problem",
     "convert_value",
     "is_known_unit",
     "normalize_unit",
@@ -96,6 +97,48 @@ _UCUM: dict[str, str] = {
 }
 
 
+#: UCUM codes (and common UCUM-style spellings) -> canonical units.
+UCUM_ALIASES: dict[str, str] = {
+    **{code: unit for unit, code in _UCUM.items() if code not in ("1", "%")},
+    "{copies}/L": "copies/L",
+    "{copies}/uL": "copies/uL",
+    "{cells}/uL": "cells/uL",
+    "{cells}/mL": "cells/mL",
+    "[IU]/mL": "IU/mL",
+    "[iU]/mL": "IU/mL",
+    "{Ct_value}": "Ct",
+    "{cycle_threshold}": "Ct",
+}
+UNIT_ALIASES.update(UCUM_ALIASES)
+
+#: Dimensions an analyte quantity may count or weigh (the numerator of its unit).
+_AMOUNT_DIMS = frozenset(
+    {
+        "[genome_copies]",
+        "[infectious_dose_50]",
+        "[plaque_forming_unit]",
+        "[virus_particle]",
+        "[cell]",
+        "[international_unit]",
+        "[mass]",
+        "[substance]",
+    }
+)
+#: Dimensions an analyte quantity may be expressed per (the denominator of its unit).
+_PER_DIMS = frozenset(
+    {
+        "[length]",  # per volume ([length]^-3)
+        "[swab]",
+        "[reaction]",
+        "[wet_mass]",
+        "[dry_mass]",
+        "[mass]",
+        "[human_dna]",
+        "[cell]",
+    }
+)
+
+
 @lru_cache(maxsize=1)
 def unit_registry() -> Any:
     """The shared pint registry, extended with virology counting units.
@@ -149,6 +192,8 @@ def normalize_unit(unit: str) -> str:
     prefix = ""
     if text.lower().startswith("log10 "):
         prefix, text = "log10 ", text[6:].strip()
+    elif text.startswith("{log10}"):  # as written by ucum_code
+        prefix, text = "log10 ", text[7:].strip()
     return prefix + UNIT_ALIASES.get(text, text)
 
 
@@ -186,6 +231,44 @@ def parse_unit(unit: str) -> ParsedUnit:
     if not isinstance(unit, str):
         raise DataError(f"unit must be a string, got {type(unit).__name__}")
     return _parse(unit)
+
+
+def analyte_unit_problem(unit: str) -> str | None:
+    """Why ``unit`` cannot be the unit of a measured analyte, or ``None`` when it can.
+
+    An analyte unit is unknown to the registry when it does not parse; it is dimensionally
+    inconsistent unless it is dimensionless (``Ct``, ``%``, a ratio, a titre) or an amount
+    (copies, TCID50, PFU, virus particles, cells, IU, mass or substance) per volume, per
+    specimen unit (swab, reaction, gram of stool, ng of human DNA), per mass or per cell.
+    ``furlongs/fortnight`` (a speed) or ``s`` (a time) are not.
+
+    Parameters
+    ----------
+    unit : str
+        A unit string (UCUM spellings such as ``{copies}/mL`` are accepted).
+
+    Returns
+    -------
+    str or None
+        A one-line reason, or ``None``.
+    """
+    try:
+        parsed = parse_unit(unit)
+    except DataError:
+        return f"unknown unit {unit!r}"
+    dims = dict(parsed.unit.dimensionality)
+    if not dims or dims == {"[cycle_threshold]": 1}:
+        return None
+    up = {d: e for d, e in dims.items() if e > 0}
+    down = {d: e for d, e in dims.items() if e < 0}
+    amount = len(up) == 1 and all(d in _AMOUNT_DIMS and e == 1 for d, e in up.items())
+    per = all(d in _PER_DIMS and e == (-3 if d == "[length]" else -1) for d, e in down.items())
+    if amount and per:
+        return None
+    return (
+        f"unit {unit!r} ({parsed.unit.dimensionality}) is not an amount per volume, specimen "
+        "or mass, nor dimensionless"
+    )
 
 
 def is_known_unit(unit: str) -> bool:

@@ -11,6 +11,15 @@ Nothing is imported from SQLAlchemy or Alembic, and nothing touches the database
 from __future__ import annotations
 
 from ._db import default_url
-from ._registry import Registry, RegistryError, TwinNotFound, TwinRecord
+from ._errors import RegistryError, TwinNotFound
+from ._registry import Registry, TwinCheck, TwinRecord, verify_record
 
-__all__ = ["Registry", "RegistryError", "TwinNotFound", "TwinRecord", "default_url"]
+__all__ = [
+    "Registry",
+    "RegistryError",
+    "TwinCheck",
+    "TwinNotFound",
+    "TwinRecord",
+    "default_url",
+    "verify_record",
+]

@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, String, Text
+from sqlalchemy import Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+#: Column -> most characters it holds (checked before writing; see ``Registry.add_twin``).
+LIMITS: dict[str, int] = {
+    "id": 32,
+    "name": 255,
+    "subject": 255,
+    "model_id": 255,
+    "model_hash": 64,
+    "data_sha256": 64,
+    "immunetwin_version": 64,
+    "created_at": 40,
+    "registered_at": 40,
+    "path": 4096,
+    "report": 4096,
+}
 
 
 class Base(DeclarativeBase):
@@ -11,9 +26,10 @@ class Base(DeclarativeBase):
 
 
 class TwinRow(Base):
-    """One registered twin directory."""
+    """One registered twin directory (a directory is registered once: ``path`` is unique)."""
 
     __tablename__ = "twins"
+    __table_args__ = (Index("ux_twins_path", "path", unique=True),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(255), index=True)

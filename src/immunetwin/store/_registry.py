@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import ImmunetwinError
-from ._db import default_url, make_engine, upgrade
+from ._db import default_url, make_engine, one_line, upgrade, with_retries
+from ._errors import RegistryError, TwinNotFound
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -17,23 +18,9 @@ if TYPE_CHECKING:
     from ..twin import DigitalTwin
     from ._models import TwinRow
 
-__all__ = ["Registry", "RegistryError", "TwinNotFound", "TwinRecord"]
+__all__ = ["Registry", "RegistryError", "TwinCheck", "TwinNotFound", "TwinRecord"]
 
-
-class RegistryError(ImmunetwinError):
-    """A registry problem: not a twin directory, unreadable metadata, unreachable database."""
-
-
-class TwinNotFound(RegistryError, KeyError):
-    """No twin with the requested id in the registry."""
-
-    def __init__(self, twin_id: str, url: str):
-        self.twin_id = twin_id
-        self.url = url
-        super().__init__(f"no twin with id {twin_id!r} in the registry {url}")
-
-    def __str__(self) -> str:  # KeyError would otherwise quote the message
-        return str(self.args[0])
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -127,7 +114,9 @@ class Registry:
                 engine = make_engine(self.url)
                 upgrade(engine)
             except (SQLAlchemyError, OSError) as exc:
-                raise RegistryError(f"cannot open the registry {self.url}: {exc}") from None
+                raise RegistryError(
+                    f"cannot open the registry {self.url}: {one_line(exc)}"
+                ) from None
             self._engine = engine
         return self._engine
 
@@ -136,12 +125,26 @@ class Registry:
 
         return Session(self.engine, expire_on_commit=False)
 
+    def _run(self, what: str, fn: Callable[[], T]) -> T:
+        """Run one transaction ``fn`` with retries; a database error becomes a RegistryError."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            return with_retries(fn)
+        except SQLAlchemyError as exc:
+            raise RegistryError(f"registry {self.url}: {what} failed: {one_line(exc)}") from None
+
     def add_twin(
         self, twin_dir: str | Path, *, name: str | None = None, report: str | Path | None = None
     ) -> TwinRecord:
-        """Register the twin directory ``twin_dir`` (written by ``DigitalTwin.save``)."""
-        from ._models import TwinRow
+        """Register the twin directory ``twin_dir`` (written by ``DigitalTwin.save``).
 
+        Raises
+        ------
+        RegistryError
+            Not a twin directory, a value longer than its column, a directory registered
+            already (the message names its id), or a database error.
+        """
         twin_dir = Path(twin_dir).expanduser().resolve()
         meta = _read_meta(twin_dir)
         report_path = None
@@ -149,43 +152,67 @@ class Registry:
             report_path = Path(report).expanduser().resolve()
             if not report_path.is_file():
                 raise RegistryError(f"report {report_path} does not exist")
-        row = TwinRow(
-            id=uuid.uuid4().hex,
-            name=name if name is not None else meta["default_name"],
-            subject=meta["subject"],
-            model_id=meta["model_id"],
-            model_hash=meta["model_hash"],
-            data_sha256=meta["data_sha256"],
-            immunetwin_version=meta["immunetwin_version"],
-            created_at=meta["created_at"],
-            registered_at=_now(),
-            n_updates=meta["n_updates"],
-            path=str(twin_dir),
-            report=None if report_path is None else str(report_path),
-        )
+        values: dict[str, Any] = {
+            "id": uuid.uuid4().hex,
+            "name": name if name is not None else meta["default_name"],
+            "subject": meta["subject"],
+            "model_id": meta["model_id"],
+            "model_hash": meta["model_hash"],
+            "data_sha256": meta["data_sha256"],
+            "immunetwin_version": meta["immunetwin_version"],
+            "created_at": meta["created_at"],
+            "registered_at": _now(),
+            "n_updates": meta["n_updates"],
+            "path": str(twin_dir),
+            "report": None if report_path is None else str(report_path),
+        }
+        _check_limits(values, twin_dir)
+        return self._run(f"registering {twin_dir}", lambda: self._insert(values))
+
+    def _insert(self, values: dict[str, Any]) -> TwinRecord:
+        from sqlalchemy import select
+
+        from ._models import TwinRow
+
         with self._session() as session, session.begin():
+            existing = session.scalars(
+                select(TwinRow).where(TwinRow.path == values["path"])
+            ).first()
+            if existing is not None:
+                raise RegistryError(
+                    f"{values['path']} is registered already (id {existing.id}) in {self.url}"
+                )
+            row = TwinRow(**values)
             session.add(row)
         return TwinRecord._from_row(row)
 
     def list_twins(self) -> list[TwinRecord]:
         """Every registered twin, oldest registration first."""
-        from sqlalchemy import select
 
-        from ._models import TwinRow
+        def run() -> list[TwinRecord]:
+            from sqlalchemy import select
 
-        with self._session() as session:
-            rows = session.scalars(select(TwinRow).order_by(TwinRow.registered_at, TwinRow.id))
-            return [TwinRecord._from_row(r) for r in rows]
+            from ._models import TwinRow
+
+            with self._session() as session:
+                rows = session.scalars(select(TwinRow).order_by(TwinRow.registered_at, TwinRow.id))
+                return [TwinRecord._from_row(r) for r in rows]
+
+        return self._run("listing twins", run)
 
     def get(self, twin_id: str) -> TwinRecord:
         """The record of ``twin_id`` (:class:`TwinNotFound` if there is none)."""
-        from ._models import TwinRow
 
-        with self._session() as session:
-            row = session.get(TwinRow, twin_id)
-            if row is None:
-                raise TwinNotFound(twin_id, self.url)
-            return TwinRecord._from_row(row)
+        def run() -> TwinRecord:
+            from ._models import TwinRow
+
+            with self._session() as session:
+                row = session.get(TwinRow, twin_id)
+                if row is None:
+                    raise TwinNotFound(twin_id, self.url)
+                return TwinRecord._from_row(row)
+
+        return self._run(f"reading twin {twin_id!r}", run)
 
     def load_twin(self, twin_id: str) -> DigitalTwin:
         """Load the twin ``twin_id`` from its directory."""
@@ -198,16 +225,94 @@ class Registry:
 
     def remove(self, twin_id: str) -> None:
         """Forget ``twin_id`` (the twin directory itself is left alone)."""
-        from ._models import TwinRow
 
-        with self._session() as session, session.begin():
-            row = session.get(TwinRow, twin_id)
-            if row is None:
-                raise TwinNotFound(twin_id, self.url)
-            session.delete(row)
+        def run() -> None:
+            from ._models import TwinRow
+
+            with self._session() as session, session.begin():
+                row = session.get(TwinRow, twin_id)
+                if row is None:
+                    raise TwinNotFound(twin_id, self.url)
+                session.delete(row)
+
+        self._run(f"removing twin {twin_id!r}", run)
+
+    def verify(self) -> list[TwinCheck]:
+        """Check every registered twin without changing anything (see :func:`verify_record`)."""
+        return [verify_record(rec) for rec in self.list_twins()]
 
     def close(self) -> None:
         """Dispose of the engine's connections."""
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+
+
+def _check_limits(values: dict[str, Any], twin_dir: Path) -> None:
+    from ._models import LIMITS
+
+    for column, limit in LIMITS.items():
+        value = values.get(column)
+        if isinstance(value, str) and len(value) > limit:
+            raise RegistryError(
+                f"{twin_dir}: {column} is {len(value)} characters long; the registry holds at "
+                f"most {limit}"
+            )
+        if isinstance(value, str) and "\x00" in value:
+            raise RegistryError(f"{twin_dir}: {column} contains a NUL character")
+
+
+@dataclass(frozen=True)
+class TwinCheck:
+    """The result of checking one registered twin (:meth:`Registry.verify`).
+
+    Attributes
+    ----------
+    id : str
+        Registry id.
+    path : Path
+        The twin directory.
+    problems : tuple of str
+        What is wrong (empty when the twin is sound).
+    """
+
+    id: str
+    path: Path
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem was found."""
+        return not self.problems
+
+
+def verify_record(rec: TwinRecord) -> TwinCheck:
+    """Check one registered twin: its directory loads and its metadata match the record.
+
+    The twin is loaded with the public ``DigitalTwin.load`` (which verifies the model hash and
+    the data checksum); nothing is written.
+    """
+    from ..twin import DigitalTwin
+
+    problems: list[str] = []
+    if not rec.path.is_dir():
+        return TwinCheck(rec.id, rec.path, (f"directory {rec.path} is gone",))
+    try:
+        meta = _read_meta(rec.path)
+    except RegistryError as exc:
+        problems.append(str(exc))
+    else:
+        for field in ("subject", "model_id", "model_hash", "data_sha256"):
+            if str(meta[field]) != str(getattr(rec, field)):
+                problems.append(
+                    f"stale record: {field} is {getattr(rec, field)!r} in the registry but "
+                    f"{meta[field]!r} in the twin"
+                )
+    if rec.report is not None and not rec.report.is_file():
+        problems.append(f"report {rec.report} is gone")
+    try:
+        DigitalTwin.load(rec.path)
+    except Exception as exc:  # any failure to load is damage to report, not to raise
+        lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+        problems.append(f"does not load: {type(exc).__name__}: {lines[0] if lines else ''}")
+    return TwinCheck(rec.id, rec.path, tuple(problems))
