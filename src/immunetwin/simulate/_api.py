@@ -15,7 +15,7 @@ import pandas as pd
 from ..errors import ModelError, NegativeStateError, NegativeStateWarning, UnsupportedFeature
 from ..model import ModelSpec
 from ._codegen import CompiledModel, compile_model
-from ._ssa import STOCHASTIC_METHODS, SSAOptions, simulate_ssa
+from ._ssa import STOCHASTIC_METHODS, SSAOptions, refuse_draws, simulate_ssa
 from ._trajectory import MemberFailure, NegativeState, Trajectory, find_negative_states
 
 __all__ = ["Backend", "Method", "SolverOptions", "method_code", "simulate"]
@@ -236,6 +236,7 @@ def simulate(
     if method is not None or isinstance(options, SSAOptions):
         return _stochastic(spec, tout, method, runs, seed, params, initial, outputs, options,
                            errors, t0, sensitivities, backend)  # fmt: skip
+    refuse_draws(spec)
     opts = options or SolverOptions()
     backend = Backend(backend)
     extra = tuple(outputs or ())

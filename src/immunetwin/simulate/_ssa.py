@@ -18,12 +18,12 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import UnsupportedFeature
-from ..model import ModelSpec
+from ..model import ModelSpec, distrib_draws
 from ._ssa_codegen import compile_ssa
 from ._ssa_kernels import DIRECT, STATUS_MESSAGES, TAU_LEAP, run_batch
 from ._trajectory import MemberFailure, Trajectory
 
-__all__ = ["STOCHASTIC_METHODS", "SSAOptions", "simulate_ssa"]
+__all__ = ["STOCHASTIC_METHODS", "SSAOptions", "refuse_draws", "simulate_ssa"]
 
 STOCHASTIC_METHODS = {"ssa": DIRECT, "tau-leap": TAU_LEAP}
 """Names of the stochastic methods accepted by ``simulate(..., method=...)``."""
@@ -53,6 +53,22 @@ class SSAOptions:
             raise ValueError("SSAOptions: max_steps must be >= 1")
         if not 0.0 < self.tau_epsilon < 1.0:
             raise ValueError("SSAOptions: tau_epsilon must be in (0, 1)")
+
+
+_DRAWS: dict[str, str | None] = {}
+
+
+def refuse_draws(spec: ModelSpec) -> None:
+    """Raise :class:`UnsupportedFeature` when ``spec`` draws random numbers (SBML distrib).
+
+    The deterministic backends cannot simulate draws; the answer is memoised by spec hash.
+    """
+    key = spec.hash()
+    if key not in _DRAWS:
+        _DRAWS[key] = next((w for w, e in spec.expressions() if distrib_draws(e)), None)
+    where = _DRAWS[key]
+    if where is not None:
+        raise UnsupportedFeature("random draws (SBML distrib); use method='ssa'", where)
 
 
 def _key(seed: int | None) -> int:

@@ -61,13 +61,13 @@ STATUS_MESSAGES = {
 }
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _advance(x, rate, dt, out):
     for i in range(x.shape[0]):
         out[i] = x[i] + rate[i] * dt
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _record(f, t, x, rate, xt, p, rng, clocks, tout, io, t_lim, inclusive, Y):
     """Outputs at the output times before ``t_lim`` (or at it, when ``inclusive``)."""
     T = tout.shape[0]
@@ -83,9 +83,9 @@ def _record(f, t, x, rate, xt, p, rng, clocks, tout, io, t_lim, inclusive, Y):
     return io
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _same(a, b):
-    for k in range(a.shape[0]):
+    for k in range(a.shape[0]):  # noqa: SIM110 - numba compiles loops, not generators
         if (a[k] > 0.5) != (b[k] > 0.5):
             return False
     return True
@@ -112,19 +112,19 @@ def _crossing(f, t, t_lim, x, rate, xt, p, rng, c0, c1):
     return hi
 
 
-@njit(cache=True, error_model="numpy")
-def _propensities(f, t, x, p, rng, a):
-    """Fill ``a``; return the total, or -1 when one is negative or NaN."""
+@njit(cache=True, error_model="numpy", inline="always")
+def _propensities(f, t, x, p, rng, a, R):
+    """Fill ``a[:R]``; return the total, or -1 when one is negative or NaN."""
     call(f, PROPENSITIES, 0, t, ptr(x, 0), ptr(p, 0), ptr(a, 0), ptr(rng, 0))
     a0 = 0.0
-    for j in range(a.shape[0]):
+    for j in range(R):
         if not a[j] >= 0.0:
             return -1.0
         a0 += a[j]
     return a0
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _choose(a, a0, rng):
     """Reaction ``j`` with probability ``a_j / a0``."""
     target = uniform01(rng) * a0
@@ -178,10 +178,18 @@ def _leap(x, a, dt, nu_ptr, nu_idx, nu_val, rng, dx):
             k = poisson(rng, a[j] * dt)
             for q in range(nu_ptr[j], nu_ptr[j + 1]):
                 dx[nu_idx[q]] += k * nu_val[q]
-    for i in range(x.shape[0]):
+    for i in range(x.shape[0]):  # noqa: SIM110 - numba compiles loops, not generators
         if dx[i] != 0.0 and x[i] + dx[i] < 0.0:
             return False
     return True
+
+
+@njit(cache=True, error_model="numpy")
+def _has_nan(x):
+    for i in range(x.shape[0]):  # noqa: SIM110 - numba compiles loops, not generators
+        if math.isnan(x[i]):
+            return True
+    return False
 
 
 @njit(cache=True, error_model="numpy")
@@ -216,7 +224,7 @@ def _queue(ne, n_assign):
     )  # fmt: skip
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _step_end(f, t, t_lim, fire, leap_ok, x, rate, dx, a, a0, p, rng, clocks):
     """Move to ``t_lim``: clocks advance, then the reaction fires or the leap applies."""
     if clocks:
@@ -236,7 +244,7 @@ def run_one(f, R, ne, nc, t0, tout, p, rng, method, eps, max_steps, clocks, ev, 
     nu_ptr, nu_idx, nu_val, hor, hos = stoich
     n = hor.shape[0]
     x, xt, rate, dx = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
-    mu, s2, a = np.zeros(n), np.zeros(n), np.zeros(max(R, 1))
+    mu, s2, a = np.zeros(n), np.zeros(n), np.zeros(R)
     trig_prev, trig_now = np.zeros(max(ne, 1)), np.zeros(max(ne, 1))
     c0, c1 = np.zeros(max(nc, 1)), np.zeros(max(nc, 1))
     q = _queue(ne, ev[5])
@@ -247,22 +255,24 @@ def run_one(f, R, ne, nc, t0, tout, p, rng, method, eps, max_steps, clocks, ev, 
     for e in range(ne):
         trig_prev[e] = 1.0 if ev[1][e] else 0.0
     st = _events_at(f, t, x, p, rng, ne, ev, q, trig_prev, trig_now) if ne > 0 else OK
+    if _has_nan(x):
+        st = NAN_STATE
     io = 0
     steps = 0
     while st == OK:
         if clocks:
             call(f, RATES, 0, t, ptr(x, 0), ptr(p, 0), ptr(rate, 0), ptr(rng, 0))
-        a0 = _propensities(f, t, x, p, rng, a[:R]) if R > 0 else 0.0
+        a0 = _propensities(f, t, x, p, rng, a, R) if R > 0 else 0.0
         if a0 < 0.0:
             st = BAD_PROPENSITY
             break
-        t_lim = min(next_pending(q[1], q[2]), t_end)
+        t_lim = min(next_pending(q[1], q[2]), t_end) if ne > 0 else t_end
         fire = False
         leap = False
         if a0 > 0.0:
             tau = -math.log(uniform01(rng)) / a0
             if method == TAU_LEAP:
-                tl = _select_tau(x, a[:R], nu_ptr, nu_idx, nu_val, hor, hos, eps, mu, s2)
+                tl = _select_tau(x, a, nu_ptr, nu_idx, nu_val, hor, hos, eps, mu, s2)
                 if tl * a0 >= 10.0:
                     leap = True
                     tau = tl
@@ -278,18 +288,17 @@ def run_one(f, R, ne, nc, t0, tout, p, rng, method, eps, max_steps, clocks, ev, 
         leap_ok = False
         if leap:
             for _ in range(64):
-                if _leap(x, a[:R], t_lim - t, nu_ptr, nu_idx, nu_val, rng, dx):
+                if _leap(x, a, t_lim - t, nu_ptr, nu_idx, nu_val, rng, dx):
                     leap_ok = True
                     break
                 t_lim = t + 0.5 * (t_lim - t)
         io = _record(f, t, x, rate, xt, p, rng, clocks, tout, io, t_lim, False, Y)
-        _step_end(f, t, t_lim, fire and not leap, leap_ok, x, rate, dx, a[:R], a0, p, rng, clocks)
+        _step_end(f, t, t_lim, fire and not leap, leap_ok, x, rate, dx, a, a0, p, rng, clocks)
         t = t_lim
         steps += 1
         if ne > 0:
             st = _events_at(f, t, x, p, rng, ne, ev, q, trig_prev, trig_now)
-        for i in range(n):
-            if math.isnan(x[i]):
+            if _has_nan(x):
                 st = NAN_STATE
         if st == OK and t >= t_end:
             io = _record(f, t, x, rate, xt, p, rng, clocks, tout, io, t_end, True, Y)

@@ -162,9 +162,9 @@ def _deltas(
         numeric = [ref for ref in r.reactants if not isinstance(ref.stoichiometry, sp.Basic)]
         total = int(round(sum(float(ref.stoichiometry) for ref in numeric)))
         for ref in numeric:
-            i = index.get(ref.species)
-            if i is not None:
-                order[i] = max(order[i], (total, int(round(float(ref.stoichiometry)))))
+            if ref.species in index:
+                k = index[ref.species]
+                order[k] = max(order[k], (total, int(round(float(ref.stoichiometry)))))
     return tuple(out), tuple(order)
 
 
