@@ -112,11 +112,12 @@ def test_early_extinction_of_a_virus_matches_the_branching_process() -> None:
     infected cell makes virions (rate p) until it dies (delta). The extinction probability of
     one virion is the smallest root of q = c/(b+c) + b/(b+c) * delta/(delta + p (1 - q)), and
     of v0 virions q**v0 (here b = c = 5, p = 10, delta = 1: q = 0.6)."""
-    t0, b, c, p, delta, v0, n = 2000.0, 5.0, 5.0, 10.0, 1.0, 2, 3000
+    t0, b, c, p, delta, v0, n = 300.0, 5.0, 5.0, 10.0, 1.0, 2, 3000
     q = 0.6
     assert math.isclose(q, c / (b + c) + b / (b + c) * delta / (delta + p * (1 - q)))
     spec = tiv_stochastic(t0, v0, b / t0, p, c, delta)
-    traj = simulate(spec, [0.0, 4.0], method="ssa", runs=n, seed=9)
+    # by day 3 a surviving infection holds dozens of particles or more (q**40 ~ 1e-9)
+    traj = simulate(spec, [0.0, 3.0], method="ssa", runs=n, seed=9)
     extinct = (traj["V"][:, -1] == 0) & (traj["I"][:, -1] == 0)
     expected = q**v0
     se = math.sqrt(expected * (1 - expected) / n)
@@ -190,3 +191,15 @@ def test_refuses_algebraic_rules_and_bad_arguments() -> None:
         simulate(spec, [0.0, 1.0], method="ssa", runs=0)
     with pytest.raises(ValueError, match="method"):
         simulate(spec, [0.0, 1.0], method="gillespie")
+
+
+def test_delayed_event_with_values_from_trigger_time() -> None:
+    """X is set at t = 1 + 0.5 to twice its value at the trigger time t = 1."""
+    b = ModelBuilder("delayed").parameter("k", 0.3)
+    b.species("X", 50.0, amount=True, only_substance=True)
+    b.reaction("decay", "X ->", "k * X")
+    b.event("double", "time >= 1", {"X": "2 * X"}, delay="0.5")
+    b.assign("copy", "X")
+    traj = simulate(b.build(), [0.0, 1.0, 1.5], method="ssa", runs=300, seed=6)
+    x = traj["X"]
+    np.testing.assert_array_equal(x[:, 2], 2 * x[:, 1])
