@@ -59,6 +59,8 @@ def test_shape_runs_and_parameter_sets() -> None:
     # a higher death rate leaves fewer molecules in every run of the second set
     x = batch["X"].reshape(2, 5, -1)
     assert x[1, :, -1].max() < x[0, :, -1].min()
+    started = simulate(birth_death(), t, method="ssa", runs=3, seed=3, initial={"X": 7})
+    assert np.all(started["X"][:, 0] == 7)
 
 
 def test_same_seed_same_result_whatever_the_parallelism() -> None:
