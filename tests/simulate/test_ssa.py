@@ -179,6 +179,19 @@ def test_refuses_what_is_not_exact(build, element: str) -> None:  # type: ignore
     assert info.value.backend == "ssa"
 
 
+def test_initial_draws_are_drawn_once_or_refused() -> None:
+    b = ModelBuilder("init_draw").parameter("k", 0.1)
+    b.species("X", 0.0, amount=True, only_substance=True).initial("X", "poisson(50)")
+    b.reaction("decay", "X ->", "k * X")
+    x = simulate(b.build(), [0.0, 1.0], method="ssa", runs=2000, seed=3)["X"]
+    assert abs(x[:, 0].mean() - 50) < 4 * math.sqrt(50 / 2000)
+    assert np.all(x[:, 1] <= x[:, 0])
+    b.parameter("u", 1.0).initial("u", "uniform(0, 1)")
+    with pytest.raises(UnsupportedFeature) as info:
+        simulate(b.build(), [0.0, 1.0], method="ssa", runs=2, seed=3)
+    assert info.value.element == "u"
+
+
 def test_refuses_algebraic_rules_and_bad_arguments() -> None:
     from immunetwin.model import AlgebraicRule, as_expr
 

@@ -119,6 +119,28 @@ def _check_draws(
             )
 
 
+def _check_initial_draws(spec: ModelSpec, states: tuple[str, ...]) -> None:
+    """A draw in an initial value must be drawn once: its target must be a state (held), and
+    no other initial value may use it (the flattened initial values would draw it again)."""
+    drawn = {ia.variable for ia in spec.initial_assignments if distrib_draws(ia.expr)}
+    for ia in spec.initial_assignments:
+        names = {s.name for s in ia.expr.free_symbols if isinstance(s, sp.Symbol)}
+        used = sorted(names & drawn)
+        if used:
+            raise UnsupportedFeature(
+                f"an initial value that uses the random initial value of '{used[0]}'",
+                ia.variable,
+                backend=BACKEND,
+            )
+    for v in sorted(drawn - set(states)):
+        raise UnsupportedFeature(
+            "a random draw in the initial value of a constant (it would be drawn again "
+            "wherever it is used)",
+            v,
+            backend=BACKEND,
+        )
+
+
 def _deltas(
     spec: ModelSpec, flat: FlatModel
 ) -> tuple[tuple[tuple[tuple[int, sp.Basic], ...], ...], tuple[tuple[int, int], ...]]:
@@ -178,6 +200,7 @@ def ssa_model(spec: ModelSpec, *, outputs: tuple[str, ...] = ()) -> SSAModel:
     except UnsupportedFeature as exc:
         raise UnsupportedFeature(exc.construct, exc.element, backend=BACKEND) from exc
     props = [flat.output_exprs[flat.outputs.index(rid)] for rid in reactions]
+    _check_initial_draws(spec, flat.states)
     # the reported outputs: those asked for (and species, observables), not the rate helpers
     keep = len(flat.outputs) - len([r for r in reactions if r not in outputs])
     rated = {r.variable for r in spec.rate_rules} | ({"__clock"} & set(flat.states))
