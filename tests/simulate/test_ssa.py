@@ -204,6 +204,8 @@ def test_refuses_algebraic_rules_and_bad_arguments() -> None:
         simulate(alg, [0.0, 1.0], method="ssa", runs=2, seed=1)
     with pytest.raises(ValueError, match="runs"):
         simulate(spec, [0.0, 1.0], method="ssa", runs=0)
+    with pytest.raises(ValueError, match="seed"):
+        simulate(spec, [0.0, 1.0], method="ssa", runs=2, seed=-1)
     with pytest.raises(ValueError, match="method"):
         simulate(spec, [0.0, 1.0], method="gillespie")
 

@@ -73,11 +73,11 @@ def refuse_draws(spec: ModelSpec) -> None:
 
 def _key(seed: int | None) -> int:
     """A 64-bit key for the run generators (fresh entropy when ``seed`` is None)."""
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
-        raise ValueError(f"simulate: seed must be an integer or None, not {seed!r}")
-    ss = np.random.SeedSequence(None if seed is None else abs(int(seed)))
-    if seed is not None and int(seed) < 0:
-        ss = np.random.SeedSequence([abs(int(seed)), 1])
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0
+    ):
+        raise ValueError(f"simulate: seed must be a non-negative integer or None, not {seed!r}")
+    ss = np.random.SeedSequence(None if seed is None else int(seed))
     return int(ss.generate_state(1, np.uint64)[0])
 
 
