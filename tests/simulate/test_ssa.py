@@ -220,3 +220,15 @@ def test_delayed_event_with_values_from_trigger_time() -> None:
     traj = simulate(b.build(), [0.0, 1.0, 1.5], method="ssa", runs=300, seed=6)
     x = traj["X"]
     np.testing.assert_array_equal(x[:, 2], 2 * x[:, 1])
+
+
+def test_propensity_switched_on_and_off_in_time() -> None:
+    """Production at rate 10 only for 2 <= t < 4: X(5) is Poisson with mean 20, X(2) is 0."""
+    b = ModelBuilder("window").parameter("k", 10.0)
+    b.species("X", 0.0, amount=True, only_substance=True)
+    b.reaction("make", "-> X", "piecewise(k, time >= 2 and time < 4, 0)")
+    x = simulate(b.build(), [0.0, 2.0, 3.0, 5.0], method="ssa", runs=3000, seed=4)["X"]
+    assert np.all(x[:, 1] == 0)
+    assert abs(x[:, 3].mean() - 20) < 4 * math.sqrt(20 / 3000)
+    assert abs(x[:, 3].var() - 20) < 2.0
+    assert np.all(x[:, 3] >= x[:, 2])
