@@ -1,6 +1,9 @@
 """What the biology is: the frozen :class:`ModelSpec`, the builder, SBML I/O and the model library."""
 
 from ._builder import ModelBuilder as ModelBuilder
+from ._distrib import DISTRIBUTION_ARITY as DISTRIBUTION_ARITY
+from ._distrib import DISTRIBUTIONS as DISTRIBUTIONS
+from ._distrib import distrib_draws as distrib_draws
 from ._math import AVOGADRO as AVOGADRO
 from ._math import AVOGADRO_VALUE as AVOGADRO_VALUE
 from ._math import DELAY as DELAY

@@ -26,6 +26,7 @@ from sympy.core.function import UndefinedFunction
 from sympy.logic.boolalg import Boolean
 
 from ..errors import ModelError, UnsupportedSBMLFeature
+from ._distrib import DISTRIBUTIONS, from_libsbml_type
 from ._math import AVOGADRO, DELAY, RATE_OF, TIME
 from ._spec import ModelSpec
 
@@ -320,6 +321,9 @@ class MathReader:
             return RATE_OF(*kids)
         if t == libsbml.AST_FUNCTION and node.getName():
             return sp.Function(node.getName())(*kids)
+        draw = from_libsbml_type(t)
+        if draw is not None:
+            return sp.Function(draw)(*kids)  # a distrib package draw (see _distrib.py)
         raise self._unsupported(node, element)
 
     def _real(self, value: float) -> sp.Basic:
@@ -465,6 +469,8 @@ class MathWriter:
                 node = self._node(libsbml.AST_FUNCTION_RATE_OF, c(args[0], where))
                 node.setName("rateOf")
                 return node
+            if name in DISTRIBUTIONS:
+                raise UnsupportedSBMLFeature(f"writing the distrib draw {name}() to SBML", where)
             node = self._node(libsbml.AST_FUNCTION, *(c(a, where) for a in args))
             node.setName(name)
             return node

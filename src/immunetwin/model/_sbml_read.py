@@ -75,7 +75,7 @@ def _check_document(doc: libsbml.SBMLDocument, name: str) -> None:
             )
     packages = sorted(
         {doc.getPlugin(i).getPackageName() for i in range(doc.getNumPlugins())}
-        - {"l3v2extendedmath"}
+        - {"l3v2extendedmath", "distrib"}  # distrib: draws in math (see _distrib.py)
         - set(_graphics_packages(doc))
         if doc.getLevel() >= 3
         else set()

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import sympy as sp
 
 from ..errors import ModelError
+from ._distrib import DISTRIBUTIONS
 from ._math import expr_to_str, free_names, function_names
 
 __all__ = [
@@ -411,7 +412,7 @@ class ModelSpec:
                 raise ModelError(
                     f"model '{self.id}': '{where}' uses unknown symbol(s) {sorted(unknown)}"
                 )
-            badf = function_names(expr) - funcs - {"rateOf", "delay"}
+            badf = function_names(expr) - funcs - {"rateOf", "delay"} - DISTRIBUTIONS
             if badf:
                 raise ModelError(
                     f"model '{self.id}': '{where}' calls unknown function(s) {sorted(badf)}"

@@ -8,6 +8,7 @@ from ._api import simulate as simulate
 from ._codegen import CompiledModel as CompiledModel
 from ._codegen import cache_dir as cache_dir
 from ._codegen import compile_model as compile_model
+from ._ssa import SSAOptions as SSAOptions
 from ._trajectory import MemberFailure as MemberFailure
 from ._trajectory import NegativeState as NegativeState
 from ._trajectory import Trajectory as Trajectory

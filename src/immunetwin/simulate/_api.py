@@ -15,6 +15,7 @@ import pandas as pd
 from ..errors import ModelError, NegativeStateError, NegativeStateWarning, UnsupportedFeature
 from ..model import ModelSpec
 from ._codegen import CompiledModel, compile_model
+from ._ssa import STOCHASTIC_METHODS, SSAOptions, refuse_draws, simulate_ssa
 from ._trajectory import MemberFailure, NegativeState, Trajectory, find_negative_states
 
 __all__ = ["Backend", "Method", "SolverOptions", "method_code", "simulate"]
@@ -159,12 +160,15 @@ def simulate(
     params: ParamsLike = None,
     initial: ParamsLike = None,
     backend: Backend | str = Backend.COMPILED,
-    options: SolverOptions | None = None,
+    options: SolverOptions | SSAOptions | None = None,
     outputs: Sequence[str] | None = None,
     sensitivities: Sequence[str] | None = None,
     errors: Literal["raise", "report"] = "raise",
     on_negative: Literal["warn", "raise", "ignore"] = "warn",
     t0: float = 0.0,
+    method: str | None = None,
+    runs: int = 1,
+    seed: int | None = None,
 ) -> Trajectory:
     """Simulate ``spec`` at the output ``times``.
 
@@ -203,6 +207,20 @@ def simulate(
         observables, parameters and other outputs may be negative.
     t0
         Start time.
+    method
+        ``"ssa"`` for exact stochastic simulation (Gillespie's direct method) of the reactions,
+        ``"tau-leap"`` for approximate, faster tau-leaping when counts are large; ``None``
+        (default) for the ODE backends. Stochastic results hold ``runs`` members per parameter
+        set: ``traj["X"]`` has shape ``(runs, len(times))``, or ``(n * runs, len(times))`` for
+        ``n`` parameter sets (member ``i`` is run ``i % runs`` of set ``i // runs``). Options:
+        :class:`~immunetwin.simulate.SSAOptions`. Refused with
+        :class:`~immunetwin.errors.UnsupportedFeature`: algebraic rules, delays, rate rules
+        that are ODEs, propensities that change continuously in time.
+    runs
+        Number of stochastic runs per parameter set (stochastic methods only).
+    seed
+        Seed of the stochastic runs: the same seed gives the same result, whatever the
+        parallelism (stochastic methods only; ``None`` draws fresh entropy).
 
     Returns
     -------
@@ -212,10 +230,14 @@ def simulate(
         raise ValueError(
             f"simulate: on_negative must be 'warn', 'raise' or 'ignore', not {on_negative!r}"
         )
-    opts = options or SolverOptions()
     tout = np.asarray(times, dtype=float).ravel()
     if tout.size == 0 or np.any(np.diff(tout) < 0) or tout[0] < t0 or not np.all(np.isfinite(tout)):
         raise ValueError("simulate: times must be finite, sorted and >= t0")
+    if method is not None or isinstance(options, SSAOptions):
+        return _stochastic(spec, tout, method, runs, seed, params, initial, outputs, options,
+                           errors, t0, sensitivities, backend)  # fmt: skip
+    refuse_draws(spec)
+    opts = options or SolverOptions()
     backend = Backend(backend)
     extra = tuple(outputs or ())
     if backend is Backend.ROADRUNNER:
@@ -236,6 +258,40 @@ def simulate(
         if on_negative == "warn":
             warnings.warn(_negative_message(traj), NegativeStateWarning, stacklevel=2)
     return traj
+
+
+def _stochastic(
+    spec: ModelSpec,
+    tout: np.ndarray[Any, Any],
+    method: str | None,
+    runs: int,
+    seed: int | None,
+    params: ParamsLike,
+    initial: ParamsLike,
+    outputs: Sequence[str] | None,
+    options: SolverOptions | SSAOptions | None,
+    errors: Literal["raise", "report"],
+    t0: float,
+    sensitivities: Sequence[str] | None,
+    backend: Backend | str,
+) -> Trajectory:
+    """The ``method="ssa"`` / ``"tau-leap"`` branch of :func:`simulate`."""
+    if method not in STOCHASTIC_METHODS:
+        raise ValueError(
+            f"simulate: method must be one of {sorted(STOCHASTIC_METHODS)} or None, not {method!r}"
+        )
+    if sensitivities:
+        raise UnsupportedFeature("sensitivities", None, backend="ssa")
+    if Backend(backend) is not Backend.COMPILED:
+        raise ValueError("simulate: stochastic methods run on the compiled backend only")
+    opts = (
+        options
+        if isinstance(options, SSAOptions)
+        else SSAOptions(parallel=options.parallel if options is not None else True)
+    )
+    return simulate_ssa(spec, tout, method=method, runs=runs, seed=seed, params=params,
+                        initial=initial, outputs=tuple(outputs or ()), options=opts,
+                        errors=errors, t0=t0)  # fmt: skip
 
 
 def _worst_by_state(traj: Trajectory) -> list[tuple[NegativeState, int]]:
