@@ -30,6 +30,21 @@ Array = np.ndarray[Any, Any]
 _LN10 = math.log(10.0)
 
 
+class _Lambdified:
+    """A NumPy function of an expression that pickles (as its symbols and expression)."""
+
+    def __init__(self, symbols: tuple[sp.Symbol, ...], expr: sp.Basic) -> None:
+        self.symbols = symbols
+        self.expr = expr
+        self._fn = sp.lambdify(symbols, expr, modules="numpy")
+
+    def __call__(self, *cols: Any) -> Any:
+        return self._fn(*cols)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_Lambdified, (self.symbols, self.expr))
+
+
 @dataclass(frozen=True)
 class _AnalyteLayout:
     name: str
@@ -193,8 +208,8 @@ def build_observations(
             fn: Any = None
             grads: tuple[Any, ...] = ()
         else:
-            fn = sp.lambdify(syms, expr, modules="numpy")
-            grads = tuple(sp.lambdify(syms, sp.diff(expr, s), modules="numpy") for s in syms)
+            fn = _Lambdified(tuple(syms), expr)
+            grads = tuple(_Lambdified(tuple(syms), sp.diff(expr, s)) for s in syms)
         # noise
         nz = noise.get(analyte)
         from_model = nz is None

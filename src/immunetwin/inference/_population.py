@@ -39,6 +39,7 @@ import pandas as pd
 from scipy import stats
 
 from ..data import Dataset
+from ..engine import AbstractEngine, resolve_engine
 from ..errors import FitError
 from ._population_algo import (
     PopulationOptions,
@@ -226,6 +227,7 @@ def fit_population(
     initial_sd: Mapping[str, float] | float = 0.5,
     seed: int | np.random.Generator | None = None,
     options: PopulationOptions | None = None,
+    engine: AbstractEngine | None = None,
 ) -> PopulationResult:
     """Fit a nonlinear mixed-effects model over many subjects.
 
@@ -256,6 +258,10 @@ def fit_population(
         Random seed (SAEM).
     options
         :class:`PopulationOptions`.
+    engine
+        Where the stacked simulations run (:mod:`immunetwin.engine`; default
+        :func:`~immunetwin.engine.default_engine`). With a multi-worker engine each batched
+        simulation is split into one block of rows per worker; the numbers are the same.
 
     Raises
     ------
@@ -268,7 +274,15 @@ def fit_population(
         raise FitError(f"population fit: unknown method '{method}' (use 'saem' or 'laplace-em')")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     probs = _collect_problems(problems, data, subjects)
-    su = _setup(probs, random, fixed_effects, dict(covariates or {}), covariate_data, opts)
+    su = _setup(
+        probs,
+        random,
+        fixed_effects,
+        dict(covariates or {}),
+        covariate_data,
+        opts,
+        resolve_engine(engine),
+    )
     n = len(su.subjects)
     v0 = su.stack.views[0]
     theta0 = np.clip(v0.nominal, su.stack.lo, su.stack.hi)
