@@ -25,10 +25,9 @@ from immunetwin.engine._base import plan_chunks
 from immunetwin.errors import EngineError, ImmunetwinError, TaskError
 
 
-@pytest.fixture(scope="module")
-def pool() -> ProcessEngine:  # type: ignore[misc]
-    with ProcessEngine(2) as eng:
-        yield eng
+@pytest.fixture
+def pool(process_pool: ProcessEngine) -> ProcessEngine:
+    return process_pool
 
 
 @pytest.fixture(scope="module")
