@@ -283,43 +283,11 @@ def fit_population(
         opts,
         resolve_engine(engine),
     )
-    n = len(su.subjects)
-    v0 = su.stack.views[0]
-    theta0 = np.clip(v0.nominal, su.stack.lo, su.stack.hi)
-    for key, val in dict(initial or {}).items():
-        if key not in su.names:
-            raise FitError(f"population fit: initial value for '{key}', which is not estimated")
-        i = su.names.index(key)
-        if su.log[i] and not val > 0:
-            raise FitError(f"population fit: initial value of '{key}' must be positive")
-        theta0[i] = math.log(val) if su.log[i] else float(val)
-    sd0 = np.asarray(
-        [
-            float(initial_sd[su.names[r]] if isinstance(initial_sd, Mapping) else initial_sd)
-            for r in su.ridx
-        ]
-    )
-    if not np.all(sd0 > 0):
-        raise FitError("population fit: initial_sd must be positive")
-    beta0 = np.zeros(len(su.beta_labels))
-    for b, (p, c) in enumerate(su.beta_labels):
-        if c is None:
-            beta0[b] = theta0[su.names.index(p)]
-    st = _State(beta=beta0, omega=np.diag(sd0**2), phi=theta0[su.fidx].copy(), trace=[])
-    theta_init = np.tile(theta0, (n, 1))
+    st, theta0 = _initial_state(su, initial, initial_sd)
+    theta_init = np.tile(theta0, (len(su.subjects), 1))
     draws: Array | None = None
     if method == "saem":
-        cmean = _saem(su, st, theta_init, opts, rng)
-        start = cmean.copy()
-        start[:, su.fidx] = st.phi
-        modes = _modes(su, start, st.beta, st.omega, opts.lm_iter)
-        st.evaluations += modes.evaluations
-        tr = pd.DataFrame(st.trace)
-        last = tr.iloc[-max(5, opts.n_smooth // 5) :]
-        cols = [c for c in tr.columns if c not in ("iteration", "step")]
-        width = (last[cols].max() - last[cols].min()).abs()
-        scale = np.maximum(last[cols].abs().mean(), 0.5)
-        st.converged = bool(len(last) == 0 or float((width / scale).max()) < 0.05)
+        modes = _saem_modes(su, st, theta_init, opts, rng)
     else:
         modes = _laplace_em(su, st, theta_init, opts)
     unc = _standard_errors(su, modes, st.beta, st.omega)
@@ -344,6 +312,57 @@ def fit_population(
             f"{[su.subjects[i] for i in np.flatnonzero(bad)[:5]]}"
         )
     return _result(su, st, modes, draws, method, warns, t_start, unc)
+
+
+def _initial_state(
+    su: _Setup, initial: Mapping[str, float] | None, initial_sd: Mapping[str, float] | float
+) -> tuple[_State, Array]:
+    """The starting population parameters and the common starting point (estimation scale)."""
+    v0 = su.stack.views[0]
+    theta0 = np.clip(v0.nominal, su.stack.lo, su.stack.hi)
+    for key, val in dict(initial or {}).items():
+        if key not in su.names:
+            raise FitError(f"population fit: initial value for '{key}', which is not estimated")
+        i = su.names.index(key)
+        if su.log[i] and not val > 0:
+            raise FitError(f"population fit: initial value of '{key}' must be positive")
+        theta0[i] = math.log(val) if su.log[i] else float(val)
+    sd0 = np.asarray(
+        [
+            float(initial_sd[su.names[r]] if isinstance(initial_sd, Mapping) else initial_sd)
+            for r in su.ridx
+        ]
+    )
+    if not np.all(sd0 > 0):
+        raise FitError("population fit: initial_sd must be positive")
+    beta0 = np.zeros(len(su.beta_labels))
+    for b, (p, c) in enumerate(su.beta_labels):
+        if c is None:
+            beta0[b] = theta0[su.names.index(p)]
+    st = _State(beta=beta0, omega=np.diag(sd0**2), phi=theta0[su.fidx].copy(), trace=[])
+    return st, theta0
+
+
+def _saem_modes(
+    su: _Setup,
+    st: _State,
+    theta_init: Array,
+    opts: PopulationOptions,
+    rng: np.random.Generator,
+) -> _ModeResult:
+    """SAEM, then the conditional modes from the chains' means; judges convergence."""
+    cmean = _saem(su, st, theta_init, opts, rng)
+    start = cmean.copy()
+    start[:, su.fidx] = st.phi
+    modes = _modes(su, start, st.beta, st.omega, opts.lm_iter)
+    st.evaluations += modes.evaluations
+    tr = pd.DataFrame(st.trace)
+    last = tr.iloc[-max(5, opts.n_smooth // 5) :]
+    cols = [c for c in tr.columns if c not in ("iteration", "step")]
+    width = (last[cols].max() - last[cols].min()).abs()
+    scale = np.maximum(last[cols].abs().mean(), 0.5)
+    st.converged = bool(len(last) == 0 or float((width / scale).max()) < 0.05)
+    return modes
 
 
 def _result(
