@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import qmc
 
-from ..engine import AbstractEngine, resolve_engine
+from ..engine import AbstractEngine, SerialEngine, resolve_engine
 from ..errors import FitError
 from ._lm import _LSResult, _projected_gradient, least_squares_batch
 from ._priors import GaussianPrior
@@ -391,7 +391,10 @@ def run_starts(
     n = theta0.shape[0]
     groups = min(engine.workers, n)
     if groups <= 1:
-        return engine.map(_run_group, [_StartGroup(problem, theta0, opts)])[0]
+        task = _StartGroup(problem, theta0, opts)
+        if isinstance(engine, SerialEngine):  # in this process: errors as they are
+            return _run_group(task)
+        return engine.map(_run_group, [task])[0]
     rows = np.array_split(np.arange(n), groups)
     tasks = [_StartGroup(problem, theta0[r], opts) for r in rows]
     parts = engine.map(_run_group, tasks, chunksize=1)
