@@ -20,6 +20,7 @@ from immunetwin.engine import (
     make_engine,
     resolve_engine,
     threads_for,
+    using_engine,
 )
 from immunetwin.engine._base import plan_chunks
 from immunetwin.errors import EngineError, ImmunetwinError, TaskError
@@ -126,6 +127,10 @@ def test_default_engine_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -
     assert isinstance(resolve_engine(EngineOptions(kind="processes", workers=1)), ProcessEngine)
     serial = SerialEngine()
     assert resolve_engine(serial) is serial
+    with using_engine("processes:1") as built:
+        assert isinstance(built, ProcessEngine)
+    with using_engine(serial) as given:
+        assert given is serial
     with pytest.raises(EngineError):
         resolve_engine(3)  # type: ignore[arg-type]
 

@@ -30,6 +30,7 @@ def test_serial_engine_is_the_default_batch(problem: CalibrationProblem) -> None
     a = fit(problem, starts=6, seed=1)
     b = fit(problem, starts=6, seed=1, engine=SerialEngine())
     np.testing.assert_array_equal(a.theta, b.theta)
+    np.testing.assert_array_equal(a.theta, fit(problem, starts=6, seed=1, engine="serial").theta)
     cols = [c for c in a.starts.columns if c != "message"]
     np.testing.assert_array_equal(a.starts[cols].to_numpy(), b.starts[cols].to_numpy())
 
@@ -63,3 +64,12 @@ def test_stacked_population_evaluation_on_a_pool(pool: ProcessEngine) -> None:
         np.testing.assert_array_equal(a.ok, b.ok)
         if jac:
             np.testing.assert_array_equal(a.grad, b.grad)
+
+
+def test_problem_pickles(problem: CalibrationProblem) -> None:
+    import pickle
+
+    back = pickle.loads(pickle.dumps(problem))
+    th = np.stack([problem.nominal, problem.nominal + 0.2])
+    np.testing.assert_array_equal(back.objective(th), problem.objective(th))
+    assert back.names == problem.names and back.subject == problem.subject

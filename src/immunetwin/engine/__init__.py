@@ -24,6 +24,7 @@ from ._options import EngineOptions as EngineOptions
 from ._options import default_engine as default_engine
 from ._options import make_engine as make_engine
 from ._options import resolve_engine as resolve_engine
+from ._options import using_engine as using_engine
 from ._policy import MIN_PARALLEL_BATCH as MIN_PARALLEL_BATCH
 from ._policy import available_cores as available_cores
 from ._policy import in_worker as in_worker

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import atexit
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -12,7 +14,14 @@ from ._base import AbstractEngine
 from ._dask import DaskEngine
 from ._local import ProcessEngine, SerialEngine
 
-__all__ = ["ENV_VAR", "EngineOptions", "default_engine", "make_engine", "resolve_engine"]
+__all__ = [
+    "ENV_VAR",
+    "EngineOptions",
+    "default_engine",
+    "make_engine",
+    "resolve_engine",
+    "using_engine",
+]
 
 ENV_VAR = "IMMUNETWIN_ENGINE"
 """Environment variable read by :func:`default_engine`."""
@@ -142,3 +151,20 @@ def resolve_engine(engine: AbstractEngine | EngineOptions | str | None) -> Abstr
     raise EngineError(
         f"engine must be an engine, EngineOptions or text; got {type(engine).__name__}"
     )
+
+
+@contextmanager
+def using_engine(
+    engine: AbstractEngine | EngineOptions | str | None,
+) -> Iterator[AbstractEngine]:
+    """The engine for an ``engine=`` keyword, closed at the end if it was built here.
+
+    A given engine (and the shared default) stays open for its owner; one built from
+    :class:`EngineOptions` or text lives for the ``with`` block only.
+    """
+    eng = resolve_engine(engine)
+    try:
+        yield eng
+    finally:
+        if isinstance(engine, EngineOptions | str):
+            eng.close()

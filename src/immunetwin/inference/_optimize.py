@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import qmc
 
-from ..engine import AbstractEngine, SerialEngine, resolve_engine
+from ..engine import AbstractEngine, EngineOptions, SerialEngine, using_engine
 from ..errors import FitError
 from ._lm import _LSResult, _projected_gradient, least_squares_batch
 from ._priors import GaussianPrior
@@ -195,7 +195,7 @@ def fit(
     options: FitOptions | None = None,
     initial: Array | Mapping[str, float] | None = None,
     prior: GaussianPrior | None = None,
-    engine: AbstractEngine | None = None,
+    engine: AbstractEngine | EngineOptions | str | None = None,
 ) -> FitResult:
     """Maximum a posteriori estimate by multi-start batched Levenberg-Marquardt.
 
@@ -215,7 +215,8 @@ def fit(
         A Gaussian prior on the estimation scale that replaces the problem's priors of those
         parameters (shortcut for ``problem.with_prior(prior, keep_univariate=True)``).
     engine
-        Where the starts run (:mod:`immunetwin.engine`; default
+        Where the starts run: an engine, :class:`~immunetwin.engine.EngineOptions` or their
+        short text form (:mod:`immunetwin.engine`; default
         :func:`~immunetwin.engine.default_engine`, serial unless ``$IMMUNETWIN_ENGINE`` says
         otherwise). A one-worker engine advances all starts together in one batch; an engine
         with ``w`` workers runs ``w`` groups of starts, each a batch of its own.
@@ -233,7 +234,8 @@ def fit(
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     t_start = time.perf_counter()
     theta0 = _initial_points(problem, starts, rng, opts, initial)
-    ls = run_starts(problem, theta0, opts, resolve_engine(engine))
+    with using_engine(engine) as eng:
+        ls = run_starts(problem, theta0, opts, eng)
     return _fit_result(problem, theta0, ls, opts, t_start)
 
 

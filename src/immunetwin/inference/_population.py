@@ -39,7 +39,7 @@ import pandas as pd
 from scipy import stats
 
 from ..data import Dataset
-from ..engine import AbstractEngine, resolve_engine
+from ..engine import AbstractEngine, EngineOptions, using_engine
 from ..errors import FitError
 from ._population_algo import (
     PopulationOptions,
@@ -227,7 +227,7 @@ def fit_population(
     initial_sd: Mapping[str, float] | float = 0.5,
     seed: int | np.random.Generator | None = None,
     options: PopulationOptions | None = None,
-    engine: AbstractEngine | None = None,
+    engine: AbstractEngine | EngineOptions | str | None = None,
 ) -> PopulationResult:
     """Fit a nonlinear mixed-effects model over many subjects.
 
@@ -259,7 +259,8 @@ def fit_population(
     options
         :class:`PopulationOptions`.
     engine
-        Where the stacked simulations run (:mod:`immunetwin.engine`; default
+        Where the stacked simulations run: an engine, its options or their text form
+        (:mod:`immunetwin.engine`; default
         :func:`~immunetwin.engine.default_engine`). With a multi-worker engine each batched
         simulation is split into one block of rows per worker; the numbers are the same.
 
@@ -274,34 +275,36 @@ def fit_population(
         raise FitError(f"population fit: unknown method '{method}' (use 'saem' or 'laplace-em')")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     probs = _collect_problems(problems, data, subjects)
-    su = _setup(
-        probs,
-        random,
-        fixed_effects,
-        dict(covariates or {}),
-        covariate_data,
-        opts,
-        resolve_engine(engine),
-    )
-    st, theta0 = _initial_state(su, initial, initial_sd)
-    theta_init = np.tile(theta0, (len(su.subjects), 1))
-    draws: Array | None = None
-    if method == "saem":
-        modes = _saem_modes(su, st, theta_init, opts, rng)
-    else:
-        modes = _laplace_em(su, st, theta_init, opts)
-    unc = _standard_errors(su, modes, st.beta, st.omega)
-    if opts.conditional_draws > 0:
-        cov_fb, cov_o, opar, _ = unc
-        ok_unc = bool(np.all(np.isfinite(cov_fb)) and np.all(np.isfinite(cov_o)))
-        draws = _conditional_draws(
-            su,
-            st,
-            modes,
+    with using_engine(engine) as eng:
+        su = _setup(
+            probs,
+            random,
+            fixed_effects,
+            dict(covariates or {}),
+            covariate_data,
             opts,
-            rng,
-            (cov_fb, cov_o, opar) if (opts.propagate_uncertainty and ok_unc) else None,
+            eng,
         )
+        st, theta0 = _initial_state(su, initial, initial_sd)
+        theta_init = np.tile(theta0, (len(su.subjects), 1))
+        draws: Array | None = None
+        if method == "saem":
+            modes = _saem_modes(su, st, theta_init, opts, rng)
+        else:
+            modes = _laplace_em(su, st, theta_init, opts)
+        unc = _standard_errors(su, modes, st.beta, st.omega)
+        if opts.conditional_draws > 0:
+            cov_fb, cov_o, opar, _ = unc
+            ok_unc = bool(np.all(np.isfinite(cov_fb)) and np.all(np.isfinite(cov_o)))
+            draws = _conditional_draws(
+                su,
+                st,
+                modes,
+                opts,
+                rng,
+                (cov_fb, cov_o, opar) if (opts.propagate_uncertainty and ok_unc) else None,
+            )
+        su.stack.engine = None  # the engine's life ends here
     warns: list[str] = []
     if not st.converged:
         warns.append(f"{method}: the population parameters did not settle; increase the iterations")
