@@ -23,3 +23,12 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     import os
 
     os.environ.setdefault("IMMUNETWIN_CACHE", str(tmp_path_factory.mktemp("immunetwin-cache")))
+
+
+@pytest.fixture(scope="session")
+def process_pool():  # type: ignore[no-untyped-def]
+    """A two-worker ProcessEngine shared by the tests (its workers start once per session)."""
+    from immunetwin.engine import ProcessEngine
+
+    with ProcessEngine(2) as eng:
+        yield eng

@@ -5,6 +5,8 @@ Every error names *what* went wrong and *where* (file, row, element id, paramete
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ImmunetwinError(Exception):
     """Base class of every error raised by immunetwin."""
@@ -158,3 +160,37 @@ class FitError(ImmunetwinError):
 class TwinFormatError(ImmunetwinError):
     """A damaged or foreign twin directory: a missing, truncated or garbled file, an unknown
     format, or a checksum that does not match. The message names the file."""
+
+
+class EngineError(ImmunetwinError):
+    """An execution engine that cannot be set up (bad ``IMMUNETWIN_ENGINE``, no scheduler...)."""
+
+
+class TaskError(EngineError):
+    """A task run by an engine raised an error that is not one of immunetwin's own.
+
+    (An immunetwin error raised in a task is re-raised with its own type, its message prefixed
+    by the task index.)
+
+    Attributes
+    ----------
+    index : int
+        Position of the failing task in the batch handed to the engine.
+    kind : str
+        The qualified name of the original exception type.
+    remote_traceback : str
+        The traceback of the original exception, as text.
+    """
+
+    def __init__(self, message: str, *, index: int, kind: str = "", remote_traceback: str = ""):
+        self.index = index
+        self.kind = kind
+        self.remote_traceback = remote_traceback
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_task_error, (self.args[0], self.index, self.kind, self.remote_traceback))
+
+
+def _rebuild_task_error(message: str, index: int, kind: str, remote_traceback: str) -> TaskError:
+    return TaskError(message, index=index, kind=kind, remote_traceback=remote_traceback)

@@ -30,6 +30,21 @@ Array = np.ndarray[Any, Any]
 _LN10 = math.log(10.0)
 
 
+class _Lambdified:
+    """A NumPy function of an expression that pickles (as its symbols and expression)."""
+
+    def __init__(self, symbols: tuple[sp.Symbol, ...], expr: sp.Basic) -> None:
+        self.symbols = symbols
+        self.expr = expr
+        self._fn = sp.lambdify(symbols, expr, modules="numpy")
+
+    def __call__(self, *cols: Any) -> Any:
+        return self._fn(*cols)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_Lambdified, (self.symbols, self.expr))
+
+
 @dataclass(frozen=True)
 class _AnalyteLayout:
     name: str
@@ -152,90 +167,17 @@ def build_observations(
             om = ObservableMap(om)
         target = om.target
         model_noise = model.observable(target).noise if target in obs_ids else None
-        if om.transform is None:
-            if model_noise is not None and model_noise.kind is NoiseKind.LOG10NORMAL:
-                transform = Transform.LOG10
-            elif model_noise is not None and model_noise.kind is NoiseKind.LOGNORMAL:
-                transform = Transform.LN
-            else:
-                transform = Transform.IDENTITY
-        else:
-            try:
-                transform = Transform(om.transform)
-            except ValueError:
-                raise FitError(f"analyte '{analyte}': unknown transform '{om.transform}'") from None
+        transform = _transform_of(analyte, om, model_noise)
         curve = om.standard_curve
         if transform is Transform.CT and curve is None:
             raise FitError(f"analyte '{analyte}': transform CT needs a standard_curve")
-        # expression of outputs / parameters
-        try:
-            expr = as_expr(target, where=f"observable map of '{analyte}'")
-        except (ModelError, ValueError, TypeError, SyntaxError) as exc:
-            raise FitError(f"analyte '{analyte}': cannot read target '{target}': {exc}") from None
-        syms = sorted(expr.free_symbols, key=str)
-        sym_names = tuple(str(s) for s in syms)
-        is_out, idx = [], []
-        for s in sym_names:
-            if s in out_index:
-                is_out.append(True)
-                idx.append(out_index[s])
-            elif s in slot_index and cm.slot_kinds[slot_index[s]] in ("parameter", "compartment"):
-                is_out.append(False)
-                idx.append(slot_index[s])
-            else:
-                raise FitError(
-                    f"analyte '{analyte}': '{s}' in target '{target}' is not an output or "
-                    f"parameter of model '{model.id}' (outputs: {list(cm.outputs)})"
-                )
-        if not sym_names:
-            raise FitError(f"analyte '{analyte}': target '{target}' depends on nothing")
-        if len(syms) == 1 and expr == syms[0]:
-            fn: Any = None
-            grads: tuple[Any, ...] = ()
-        else:
-            fn = sp.lambdify(syms, expr, modules="numpy")
-            grads = tuple(sp.lambdify(syms, sp.diff(expr, s), modules="numpy") for s in syms)
-        # noise
-        nz = noise.get(analyte)
-        from_model = nz is None
-        if nz is None:
-            if model_noise is None:
-                raise FitError(
-                    f"analyte '{analyte}': target '{target}' is not an observable; give its noise"
-                )
-            nz = Noise(model_noise.sigma)
-        elif not isinstance(nz, Noise):
-            nz = Noise(nz)
-        if nz.distribution not in ("normal", "student_t"):
-            raise FitError(f"analyte '{analyte}': unknown noise distribution '{nz.distribution}'")
-        if nz.distribution == "student_t" and not nz.df > 0:
-            raise FitError(f"analyte '{analyte}': Student-t df must be positive")
-        df = float(nz.df) if nz.distribution == "student_t" else math.inf
-        scale = 1.0
-        if from_model and transform is Transform.CT and curve is not None:
-            # the model's noise is in log10 units; on the Ct scale it is |slope| times larger
-            scale = abs(curve.slope)
-        if isinstance(nz.sigma, str):
-            if nz.sigma in names:
-                s_par, s_fix = names.index(nz.sigma), math.nan
-            elif nz.sigma in fixed_values:
-                s_par, s_fix = -1, fixed_values[nz.sigma]
-            else:
-                try:
-                    s_fix = model.parameter(nz.sigma).value
-                except ModelError:
-                    raise FitError(
-                        f"analyte '{analyte}': noise sigma '{nz.sigma}' is not a parameter"
-                    ) from None
-                s_par = -1
-        else:
-            s_par, s_fix = -1, float(nz.sigma)
-        if s_par < 0 and not (math.isfinite(s_fix) and s_fix > 0):
-            raise FitError(f"analyte '{analyte}': noise sigma must be positive, got {s_fix}")
-        if s_par >= 0 and lower[s_par] <= 0:
-            raise FitError(
-                f"analyte '{analyte}': estimated sigma '{nz.sigma}' needs a positive lower bound"
-            )
+        fn, grads, sym_names, is_out, idx = _target_function(
+            analyte, target, model, cm, out_index, slot_index
+        )
+        s_par, s_fix, scale, df = _noise_terms(
+            analyte, noise.get(analyte), model, target, model_noise, transform, curve,
+            names, lower, fixed_values,
+        )  # fmt: skip
         # observations of this subject
         sel = [o for o in data.observations if o.subject == subject and o.analyte == analyte]
         if not sel:
@@ -281,6 +223,112 @@ def build_observations(
         sig_param=np.asarray(sig_param, dtype=np.int64),
         sig_scale=np.asarray(sig_scale),
     )
+
+
+def _transform_of(analyte: str, om: ObservableMap, model_noise: Any) -> Transform:
+    """The comparison scale: as mapped, else from the model observable's noise model."""
+    if om.transform is None:
+        if model_noise is not None and model_noise.kind is NoiseKind.LOG10NORMAL:
+            return Transform.LOG10
+        if model_noise is not None and model_noise.kind is NoiseKind.LOGNORMAL:
+            return Transform.LN
+        return Transform.IDENTITY
+    try:
+        return Transform(om.transform)
+    except ValueError:
+        raise FitError(f"analyte '{analyte}': unknown transform '{om.transform}'") from None
+
+
+def _target_function(
+    analyte: str,
+    target: str,
+    model: ModelSpec,
+    cm: CompiledModel,
+    out_index: Mapping[str, int],
+    slot_index: Mapping[str, int],
+) -> tuple[Any, tuple[Any, ...], tuple[str, ...], list[bool], list[int]]:
+    """The target as a function of model outputs and parameters (and its gradients)."""
+    try:
+        expr = as_expr(target, where=f"observable map of '{analyte}'")
+    except (ModelError, ValueError, TypeError, SyntaxError) as exc:
+        raise FitError(f"analyte '{analyte}': cannot read target '{target}': {exc}") from None
+    syms = sorted(expr.free_symbols, key=str)
+    sym_names = tuple(str(s) for s in syms)
+    is_out, idx = [], []
+    for s in sym_names:
+        if s in out_index:
+            is_out.append(True)
+            idx.append(out_index[s])
+        elif s in slot_index and cm.slot_kinds[slot_index[s]] in ("parameter", "compartment"):
+            is_out.append(False)
+            idx.append(slot_index[s])
+        else:
+            raise FitError(
+                f"analyte '{analyte}': '{s}' in target '{target}' is not an output or "
+                f"parameter of model '{model.id}' (outputs: {list(cm.outputs)})"
+            )
+    if not sym_names:
+        raise FitError(f"analyte '{analyte}': target '{target}' depends on nothing")
+    if len(syms) == 1 and expr == syms[0]:
+        return None, (), sym_names, is_out, idx
+    fn = _Lambdified(tuple(syms), expr)
+    grads = tuple(_Lambdified(tuple(syms), sp.diff(expr, s)) for s in syms)
+    return fn, grads, sym_names, is_out, idx
+
+
+def _noise_terms(
+    analyte: str,
+    nz: Noise | float | str | None,
+    model: ModelSpec,
+    target: str,
+    model_noise: Any,
+    transform: Transform,
+    curve: StandardCurve | None,
+    names: Sequence[str],
+    lower: Sequence[float],
+    fixed_values: Mapping[str, float],
+) -> tuple[int, float, float, float]:
+    """``(estimated sigma index or -1, fixed sigma, sigma scale, Student-t df)`` of an analyte."""
+    from_model = nz is None
+    if nz is None:
+        if model_noise is None:
+            raise FitError(
+                f"analyte '{analyte}': target '{target}' is not an observable; give its noise"
+            )
+        nz = Noise(model_noise.sigma)
+    elif not isinstance(nz, Noise):
+        nz = Noise(nz)
+    if nz.distribution not in ("normal", "student_t"):
+        raise FitError(f"analyte '{analyte}': unknown noise distribution '{nz.distribution}'")
+    if nz.distribution == "student_t" and not nz.df > 0:
+        raise FitError(f"analyte '{analyte}': Student-t df must be positive")
+    df = float(nz.df) if nz.distribution == "student_t" else math.inf
+    scale = 1.0
+    if from_model and transform is Transform.CT and curve is not None:
+        # the model's noise is in log10 units; on the Ct scale it is |slope| times larger
+        scale = abs(curve.slope)
+    if isinstance(nz.sigma, str):
+        if nz.sigma in names:
+            s_par, s_fix = list(names).index(nz.sigma), math.nan
+        elif nz.sigma in fixed_values:
+            s_par, s_fix = -1, fixed_values[nz.sigma]
+        else:
+            try:
+                s_fix = model.parameter(nz.sigma).value
+            except ModelError:
+                raise FitError(
+                    f"analyte '{analyte}': noise sigma '{nz.sigma}' is not a parameter"
+                ) from None
+            s_par = -1
+    else:
+        s_par, s_fix = -1, float(nz.sigma)
+    if s_par < 0 and not (math.isfinite(s_fix) and s_fix > 0):
+        raise FitError(f"analyte '{analyte}': noise sigma must be positive, got {s_fix}")
+    if s_par >= 0 and lower[s_par] <= 0:
+        raise FitError(
+            f"analyte '{analyte}': estimated sigma '{nz.sigma}' needs a positive lower bound"
+        )
+    return s_par, s_fix, scale, df
 
 
 def observation_row(

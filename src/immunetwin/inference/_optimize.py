@@ -1,14 +1,14 @@
 """Maximum a posteriori by multi-start, batched Levenberg-Marquardt with bounds.
 
-All starts advance together: each iteration evaluates the residuals and their Jacobian (from
-the engine's forward sensitivities) of every still-running start in ONE batched simulation, then
-takes a damped Gauss-Newton step per start. Bounds are handled by an active set (a coordinate at
-a bound whose gradient points outward is held) and by projecting the step onto the box.
+All starts of one group advance together (:func:`~._lm.least_squares_batch`: one batched
+simulation per iteration). The groups run on an engine (:mod:`immunetwin.engine`): one group on
+a one-worker engine (the default), one group per worker otherwise.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import qmc
 
+from ..engine import AbstractEngine, EngineOptions, SerialEngine, using_engine
 from ..errors import FitError
+from ._lm import _LSResult, _projected_gradient, least_squares_batch
 from ._priors import GaussianPrior
 from ._problem import CalibrationProblem
 
@@ -144,181 +146,6 @@ class FitResult:
         )
 
 
-@dataclass(frozen=True)
-class _LSResult:
-    theta: Array  # (N, k)
-    cost: Array  # (N,) 0.5*|r|^2
-    objective: Array  # (N,)
-    r: list[Array | None]
-    jac: list[Array | None]
-    converged: Array
-    iterations: Array
-    messages: list[str]
-    gnorm: Array
-    evaluations: int
-
-
-def _projected_gradient(g: Array, th: Array, lo: Array, hi: Array, fixed: Array) -> Array:
-    pg = g.copy()
-    at_lo = th <= lo + 1e-12
-    at_hi = th >= hi - 1e-12
-    pg[(at_lo & (g > 0)) | (at_hi & (g < 0)) | fixed] = 0.0
-    return pg
-
-
-def least_squares_batch(
-    problem: CalibrationProblem,
-    theta0: Array,
-    *,
-    fixed: Array | None = None,
-    max_iter: int = 200,
-    ftol: float = 1e-8,
-    xtol: float = 1e-9,
-    gtol: float = 1e-6,
-    prior: bool = True,
-    max_step: float = 2.0,
-    lam0: float = 1e-3,
-) -> _LSResult:
-    """Minimise the objective of ``problem`` from each row of ``theta0`` at once.
-
-    ``fixed`` (same shape, boolean) holds coordinates at their start values (profiles).
-    Returns the per-start results; one batched simulation per iteration.
-    """
-    lo, hi = problem.bounds
-    th = np.clip(np.atleast_2d(np.asarray(theta0, dtype=float)), lo, hi)
-    N, k = th.shape
-    fx = np.zeros((N, k), dtype=bool) if fixed is None else np.asarray(fixed, dtype=bool)
-    res = problem.residuals(th, jacobian=True, prior=prior)
-    evals = 1
-    r_cur: list[Array | None] = [res.r[i] if res.ok[i] else None for i in range(N)]
-    j_cur: list[Array | None] = [
-        res.jac[i] if (res.ok[i] and res.jac is not None) else None for i in range(N)
-    ]
-    cost = np.where(res.ok, 0.5 * np.sum(res.r**2, axis=1), np.inf)
-    const = res.const
-    lam = np.full(N, float(lam0))
-    nu = np.full(N, 2.0)
-    active = np.isfinite(cost)
-    converged = np.zeros(N, dtype=bool)
-    merged = np.zeros(N, dtype=bool)
-    iters = np.zeros(N, dtype=np.int64)
-    msgs = ["" if active[i] else "simulation failed at the start" for i in range(N)]
-    gnorm = np.full(N, np.inf)
-    radius = np.full(N, float(max_step))
-    for _ in range(max_iter):
-        idx = np.flatnonzero(active)
-        if idx.size == 0:
-            break
-        J = np.stack([j_cur[i] for i in idx])  # type: ignore[misc]
-        r = np.stack([r_cur[i] for i in idx])  # type: ignore[misc]
-        g = np.einsum("nr,nrk->nk", r, J)
-        A = np.einsum("nrk,nrl->nkl", J, J)
-        thi = th[idx]
-        pg = _projected_gradient(g, thi, lo, hi, fx[idx])
-        gnorm[idx] = np.max(np.abs(pg), axis=1)
-        done = gnorm[idx] < gtol
-        for m in np.flatnonzero(done).tolist():
-            i = int(idx[m])
-            active[i] = False
-            converged[i] = True
-            msgs[i] = "gradient below gtol"
-        keep = ~done
-        idx, J, r, g, A, thi, pg = (
-            idx[keep],
-            J[keep],
-            r[keep],
-            g[keep],
-            A[keep],
-            thi[keep],
-            pg[keep],
-        )
-        if idx.size == 0:
-            break
-        free = (pg != 0.0) | ((g == 0.0) & ~fx[idx])
-        diag = np.maximum(np.einsum("nkk->nk", A), 1e-12)
-        M = A + (lam[idx, None] * diag)[:, :, None] * np.eye(k)[None]
-        # hold the non-free coordinates
-        Mf = np.where(free[:, :, None] & free[:, None, :], M, 0.0)
-        Mf[:, np.arange(k), np.arange(k)] = np.where(free, np.einsum("nkk->nk", M), 1.0)
-        gf = np.where(free, g, 0.0)
-        try:
-            step = -np.linalg.solve(Mf, gf[..., None])[..., 0]
-        except np.linalg.LinAlgError:
-            step = -gf / np.einsum("nkk->nk", Mf)
-        big = np.max(np.abs(step), axis=1)
-        capped = big > radius[idx]
-        step = step * np.minimum(1.0, radius[idx] / np.maximum(big, 1e-300))[:, None]
-        new = np.clip(thi + step, lo, hi)
-        d = new - thi
-        pred = -(np.einsum("nk,nk->n", g, d) + 0.5 * np.einsum("nk,nkl,nl->n", d, A, d))
-        res = problem.residuals(new, jacobian=True, prior=prior)
-        evals += 1
-        new_cost = np.where(res.ok, 0.5 * np.sum(res.r**2, axis=1), np.inf)
-        for m, i_ in enumerate(idx):
-            ii = int(i_)
-            iters[ii] += 1
-            small_step = float(np.max(np.abs(d[m]))) <= xtol * (1.0 + float(np.max(np.abs(thi[m]))))
-            if new_cost[m] < cost[ii]:
-                gain = cost[ii] - new_cost[m]  # > 0 here
-                # gain ratio; a vanishing predicted decrease (or a gain beyond float range) is a
-                # very good step, not an overflow
-                rho = gain / pred[m] if pred[m] > gain * 1e-300 else math.inf
-                decrease = cost[ii] - new_cost[m]
-                th[ii] = new[m]
-                cost[ii] = new_cost[m]
-                r_cur[ii] = res.r[m]
-                j_cur[ii] = res.jac[m] if res.jac is not None else None
-                lam[ii] = lam[ii] * max(1.0 / 3.0, 1.0 - (2.0 * min(rho, 1.0) - 1.0) ** 3)
-                nu[ii] = 2.0
-                if capped[m] and rho > 0.5:
-                    radius[ii] = min(2.0 * radius[ii], 4.0 * max_step)
-                if decrease <= ftol * (1.0 + cost[ii]) or small_step:
-                    active[ii] = False
-                    converged[ii] = True
-                    msgs[ii] = (
-                        "objective change below ftol" if not small_step else "step below xtol"
-                    )
-            else:
-                lam[ii] *= nu[ii]
-                nu[ii] *= 2.0
-                if capped[m]:
-                    radius[ii] = max(0.5 * radius[ii], 0.25 * max_step)
-                if small_step or lam[ii] > 1e12:
-                    active[ii] = False
-                    converged[ii] = bool(gnorm[ii] < 1e-3 * (1.0 + abs(cost[ii])))
-                    msgs[ii] = "no further decrease (step too small)"
-        # a start that has reached the optimum another start already converged to stops there
-        # (same objective to 1e-6 and within 0.01 on the estimation scale): the rest of its
-        # path would only polish a known answer
-        done_idx = np.flatnonzero(converged & ~merged)
-        if done_idx.size:
-            for i_m in np.flatnonzero(active).tolist():
-                for j_ in done_idx.tolist():
-                    if (
-                        abs(cost[i_m] - cost[j_]) <= 1e-6 * (1.0 + abs(cost[j_]))
-                        and float(np.max(np.abs(th[i_m] - th[j_]))) <= 1e-2
-                    ):
-                        active[i_m] = False
-                        converged[i_m] = True
-                        merged[i_m] = True
-                        msgs[i_m] = f"reached the optimum of start {j_}"
-                        break
-    for i_left in np.flatnonzero(active):
-        msgs[int(i_left)] = f"maximum iterations ({max_iter}) reached"
-    return _LSResult(
-        theta=th,
-        cost=cost,
-        objective=cost + const,
-        r=r_cur,
-        jac=j_cur,
-        converged=converged,
-        iterations=iters,
-        messages=msgs,
-        gnorm=gnorm,
-        evaluations=evals,
-    )
-
-
 def start_points(
     problem: CalibrationProblem,
     n: int,
@@ -368,6 +195,7 @@ def fit(
     options: FitOptions | None = None,
     initial: Array | Mapping[str, float] | None = None,
     prior: GaussianPrior | None = None,
+    engine: AbstractEngine | EngineOptions | str | None = None,
 ) -> FitResult:
     """Maximum a posteriori estimate by multi-start batched Levenberg-Marquardt.
 
@@ -386,6 +214,12 @@ def fit(
     prior
         A Gaussian prior on the estimation scale that replaces the problem's priors of those
         parameters (shortcut for ``problem.with_prior(prior, keep_univariate=True)``).
+    engine
+        Where the starts run: an engine, :class:`~immunetwin.engine.EngineOptions` or their
+        short text form (:mod:`immunetwin.engine`; default
+        :func:`~immunetwin.engine.default_engine`, serial unless ``$IMMUNETWIN_ENGINE`` says
+        otherwise). A one-worker engine advances all starts together in one batch; an engine
+        with ``w`` workers runs ``w`` groups of starts, each a batch of its own.
 
     Raises
     ------
@@ -399,6 +233,20 @@ def fit(
         raise FitError("fit: starts must be >= 0")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     t_start = time.perf_counter()
+    theta0 = _initial_points(problem, starts, rng, opts, initial)
+    with using_engine(engine) as eng:
+        ls = run_starts(problem, theta0, opts, eng)
+    return _fit_result(problem, theta0, ls, opts, t_start)
+
+
+def _initial_points(
+    problem: CalibrationProblem,
+    starts: int,
+    rng: np.random.Generator,
+    opts: FitOptions,
+    initial: Array | Mapping[str, float] | None,
+) -> Array:
+    """The starting points: given ones first, then random starts that can be simulated."""
     pts = [start_points(problem, starts, rng, opts.start_method)]
     if opts.include_nominal:
         pts.insert(0, problem.nominal[None, :])
@@ -412,11 +260,11 @@ def fit(
                     f"fit: initial has {arr.shape[1]} columns, expected {problem.n_parameters}"
                 )
             pts.insert(0, arr)
-    theta0 = np.concatenate(pts, axis=0)
+    theta0: Array = np.concatenate(pts, axis=0)
     if theta0.shape[0] == 0:
         raise FitError("fit: no starting points (starts=0 and no initial)")
     lo, hi = problem.bounds
-    theta0 = np.clip(theta0, lo, hi)
+    theta0 = np.asarray(np.clip(theta0, lo, hi))
     # replace random starts that cannot be simulated (a few batched redraws)
     n_fixed = theta0.shape[0] - starts
     for _ in range(5):
@@ -425,9 +273,17 @@ def fit(
         if not bad.any():
             break
         theta0[bad] = start_points(problem, int(bad.sum()), rng, opts.start_method)
-    ls = least_squares_batch(
-        problem, theta0, max_iter=opts.max_iter, ftol=opts.ftol, xtol=opts.xtol, gtol=opts.gtol
-    )
+    return theta0
+
+
+def _fit_result(
+    problem: CalibrationProblem,
+    theta0: Array,
+    ls: _LSResult,
+    opts: FitOptions,
+    t_start: float,
+) -> FitResult:
+    """Assemble the :class:`FitResult` from the per-start results."""
     obj = ls.objective
     if not np.any(np.isfinite(obj)):
         raise FitError(
@@ -435,6 +291,7 @@ def fit(
         )
     best = int(np.nanargmin(np.where(np.isfinite(obj), obj, np.nan)))
     names = problem.names
+    lo, hi = problem.bounds
     nat0 = problem.to_natural(theta0)
     nat = problem.to_natural(ls.theta)
     table: dict[str, Any] = {
@@ -486,3 +343,61 @@ def fit(
         wall_time=time.perf_counter() - t_start,
         summary=problem.summary(),
     )
+
+
+# ---------------------------------------------------------------------- starts on an engine
+@dataclass(frozen=True)
+class _StartGroup:
+    """One engine task: a group of starts of one problem."""
+
+    problem: CalibrationProblem
+    theta0: Array
+    options: FitOptions
+
+
+def _run_group(task: _StartGroup) -> _LSResult:
+    o = task.options
+    return least_squares_batch(
+        task.problem, task.theta0, max_iter=o.max_iter, ftol=o.ftol, xtol=o.xtol, gtol=o.gtol
+    )
+
+
+_MERGED_MSG = re.compile(r"^reached the optimum of start (\d+)$")
+
+
+def _join(parts: list[_LSResult], offsets: list[int]) -> _LSResult:
+    """One result from the groups' results (start numbers in messages made global)."""
+    msgs: list[str] = []
+    for part, off in zip(parts, offsets, strict=True):
+        for m in part.messages:
+            hit = _MERGED_MSG.match(m)
+            msgs.append(f"reached the optimum of start {int(hit.group(1)) + off}" if hit else m)
+    return _LSResult(
+        theta=np.concatenate([p.theta for p in parts]),
+        cost=np.concatenate([p.cost for p in parts]),
+        objective=np.concatenate([p.objective for p in parts]),
+        r=[r for p in parts for r in p.r],
+        jac=[j for p in parts for j in p.jac],
+        converged=np.concatenate([p.converged for p in parts]),
+        iterations=np.concatenate([p.iterations for p in parts]),
+        messages=msgs,
+        gnorm=np.concatenate([p.gnorm for p in parts]),
+        evaluations=sum(p.evaluations for p in parts),
+    )
+
+
+def run_starts(
+    problem: CalibrationProblem, theta0: Array, opts: FitOptions, engine: AbstractEngine
+) -> _LSResult:
+    """Run the starts ``theta0`` as one batch (one worker) or one group per worker."""
+    n = theta0.shape[0]
+    groups = min(engine.workers, n)
+    if groups <= 1:
+        task = _StartGroup(problem, theta0, opts)
+        if isinstance(engine, SerialEngine):  # in this process: errors as they are
+            return _run_group(task)
+        return engine.map(_run_group, [task])[0]
+    rows = np.array_split(np.arange(n), groups)
+    tasks = [_StartGroup(problem, theta0[r], opts) for r in rows]
+    parts = engine.map(_run_group, tasks, chunksize=1)
+    return _join(parts, [int(r[0]) for r in rows])

@@ -39,6 +39,7 @@ import pandas as pd
 from scipy import stats
 
 from ..data import Dataset
+from ..engine import AbstractEngine, EngineOptions, using_engine
 from ..errors import FitError
 from ._population_algo import (
     PopulationOptions,
@@ -226,6 +227,7 @@ def fit_population(
     initial_sd: Mapping[str, float] | float = 0.5,
     seed: int | np.random.Generator | None = None,
     options: PopulationOptions | None = None,
+    engine: AbstractEngine | EngineOptions | str | None = None,
 ) -> PopulationResult:
     """Fit a nonlinear mixed-effects model over many subjects.
 
@@ -256,6 +258,11 @@ def fit_population(
         Random seed (SAEM).
     options
         :class:`PopulationOptions`.
+    engine
+        Where the stacked simulations run: an engine, its options or their text form
+        (:mod:`immunetwin.engine`; default
+        :func:`~immunetwin.engine.default_engine`). With a multi-worker engine each batched
+        simulation is split into one block of rows per worker; the numbers are the same.
 
     Raises
     ------
@@ -268,8 +275,52 @@ def fit_population(
         raise FitError(f"population fit: unknown method '{method}' (use 'saem' or 'laplace-em')")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     probs = _collect_problems(problems, data, subjects)
-    su = _setup(probs, random, fixed_effects, dict(covariates or {}), covariate_data, opts)
-    n = len(su.subjects)
+    with using_engine(engine) as eng:
+        su = _setup(
+            probs,
+            random,
+            fixed_effects,
+            dict(covariates or {}),
+            covariate_data,
+            opts,
+            eng,
+        )
+        st, theta0 = _initial_state(su, initial, initial_sd)
+        theta_init = np.tile(theta0, (len(su.subjects), 1))
+        draws: Array | None = None
+        if method == "saem":
+            modes = _saem_modes(su, st, theta_init, opts, rng)
+        else:
+            modes = _laplace_em(su, st, theta_init, opts)
+        unc = _standard_errors(su, modes, st.beta, st.omega)
+        if opts.conditional_draws > 0:
+            cov_fb, cov_o, opar, _ = unc
+            ok_unc = bool(np.all(np.isfinite(cov_fb)) and np.all(np.isfinite(cov_o)))
+            draws = _conditional_draws(
+                su,
+                st,
+                modes,
+                opts,
+                rng,
+                (cov_fb, cov_o, opar) if (opts.propagate_uncertainty and ok_unc) else None,
+            )
+        su.stack.engine = None  # the engine's life ends here
+    warns: list[str] = []
+    if not st.converged:
+        warns.append(f"{method}: the population parameters did not settle; increase the iterations")
+    bad = ~modes.ok
+    if bad.any():
+        raise FitError(
+            f"population fit: no conditional mode for subject(s) "
+            f"{[su.subjects[i] for i in np.flatnonzero(bad)[:5]]}"
+        )
+    return _result(su, st, modes, draws, method, warns, t_start, unc)
+
+
+def _initial_state(
+    su: _Setup, initial: Mapping[str, float] | None, initial_sd: Mapping[str, float] | float
+) -> tuple[_State, Array]:
+    """The starting population parameters and the common starting point (estimation scale)."""
     v0 = su.stack.views[0]
     theta0 = np.clip(v0.nominal, su.stack.lo, su.stack.hi)
     for key, val in dict(initial or {}).items():
@@ -292,44 +343,29 @@ def fit_population(
         if c is None:
             beta0[b] = theta0[su.names.index(p)]
     st = _State(beta=beta0, omega=np.diag(sd0**2), phi=theta0[su.fidx].copy(), trace=[])
-    theta_init = np.tile(theta0, (n, 1))
-    draws: Array | None = None
-    if method == "saem":
-        cmean = _saem(su, st, theta_init, opts, rng)
-        start = cmean.copy()
-        start[:, su.fidx] = st.phi
-        modes = _modes(su, start, st.beta, st.omega, opts.lm_iter)
-        st.evaluations += modes.evaluations
-        tr = pd.DataFrame(st.trace)
-        last = tr.iloc[-max(5, opts.n_smooth // 5) :]
-        cols = [c for c in tr.columns if c not in ("iteration", "step")]
-        width = (last[cols].max() - last[cols].min()).abs()
-        scale = np.maximum(last[cols].abs().mean(), 0.5)
-        st.converged = bool(len(last) == 0 or float((width / scale).max()) < 0.05)
-    else:
-        modes = _laplace_em(su, st, theta_init, opts)
-    unc = _standard_errors(su, modes, st.beta, st.omega)
-    if opts.conditional_draws > 0:
-        cov_fb, cov_o, opar, _ = unc
-        ok_unc = bool(np.all(np.isfinite(cov_fb)) and np.all(np.isfinite(cov_o)))
-        draws = _conditional_draws(
-            su,
-            st,
-            modes,
-            opts,
-            rng,
-            (cov_fb, cov_o, opar) if (opts.propagate_uncertainty and ok_unc) else None,
-        )
-    warns: list[str] = []
-    if not st.converged:
-        warns.append(f"{method}: the population parameters did not settle; increase the iterations")
-    bad = ~modes.ok
-    if bad.any():
-        raise FitError(
-            f"population fit: no conditional mode for subject(s) "
-            f"{[su.subjects[i] for i in np.flatnonzero(bad)[:5]]}"
-        )
-    return _result(su, st, modes, draws, method, warns, t_start, unc)
+    return st, theta0
+
+
+def _saem_modes(
+    su: _Setup,
+    st: _State,
+    theta_init: Array,
+    opts: PopulationOptions,
+    rng: np.random.Generator,
+) -> _ModeResult:
+    """SAEM, then the conditional modes from the chains' means; judges convergence."""
+    cmean = _saem(su, st, theta_init, opts, rng)
+    start = cmean.copy()
+    start[:, su.fidx] = st.phi
+    modes = _modes(su, start, st.beta, st.omega, opts.lm_iter)
+    st.evaluations += modes.evaluations
+    tr = pd.DataFrame(st.trace)
+    last = tr.iloc[-max(5, opts.n_smooth // 5) :]
+    cols = [c for c in tr.columns if c not in ("iteration", "step")]
+    width = (last[cols].max() - last[cols].min()).abs()
+    scale = np.maximum(last[cols].abs().mean(), 0.5)
+    st.converged = bool(len(last) == 0 or float((width / scale).max()) < 0.05)
+    return modes
 
 
 def _result(

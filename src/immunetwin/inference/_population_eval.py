@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine import AbstractEngine
 from ..errors import FitError
 from ._problem import CalibrationProblem
 from ._problem_eval import run_batch
@@ -214,7 +215,9 @@ class StackEval:
 class SubjectStack:
     """All subjects' problems, evaluated row-wise in one batched simulation per call."""
 
-    def __init__(self, problems: Sequence[CalibrationProblem]) -> None:
+    def __init__(
+        self, problems: Sequence[CalibrationProblem], *, engine: AbstractEngine | None = None
+    ) -> None:
         if not problems:
             raise FitError("population fit: no subjects")
         views = [_as_view(p) for p in problems]
@@ -239,6 +242,8 @@ class SubjectStack:
             if v._t0 != first._t0:
                 raise FitError(f"population fit: subject '{v.subject}' has another t0")
         self.views = views
+        self.engine = engine
+        """Where the stacked simulations run (``None``: in this process)."""
         self.names = first.names
         self.k = len(first.names)
         self.n = len(views)
@@ -396,7 +401,7 @@ class SubjectStack:
         if v0._ode_idx.size:
             ps[:, v0._ode_slots] = nat[:, v0._ode_idx] * v0._ode_factor
         sidx = v0._ode_slots if sens else np.zeros(0, dtype=np.int64)
-        y, dy, ok = run_batch(cm, self.tout, ps, sidx, self._solver, self._t0, min_parallel=64)
+        y, dy, ok = run_batch(cm, self.tout, ps, sidx, self._solver, self._t0, engine=self.engine)
         return y, (dy if sens else None), ps, ok
 
     def evaluate(self, theta: Array, subj: Array, *, jacobian: bool = False) -> StackEval:

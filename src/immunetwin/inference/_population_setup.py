@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..data import Dataset
+from ..engine import AbstractEngine
 from ..errors import FitError
 from ._population_eval import SubjectStack
 from ._priors import _covariate_values
@@ -129,11 +130,12 @@ def _setup(
     covariates: Mapping[str, Sequence[str]],
     covariate_data: Mapping[str, Mapping[str, Any]] | None,
     opts: PopulationOptions,
+    engine: AbstractEngine | None = None,
 ) -> _Setup:
     if len(probs) < 2:
         raise FitError(f"population fit: needs at least 2 subjects, got {len(probs)}")
     subjects = tuple(probs)
-    stack = SubjectStack([probs[s] for s in subjects])
+    stack = SubjectStack([probs[s] for s in subjects], engine=engine)
     names = stack.names
     random = [str(r) for r in random]
     fixed_effects = [str(f) for f in fixed_effects]

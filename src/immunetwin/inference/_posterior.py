@@ -314,25 +314,8 @@ def sample(
         except FitError:
             cov0 = np.diag(((hi - lo) / 100.0) ** 2)
     C = chains
-    # initial positions: around the MAP, inside the box, finite posterior
-    pos = np.empty((C, W, k))
-    lp = np.empty((C, W))
-    for c in range(C):
-        todo = np.arange(W)
-        for _ in range(50):
-            prop = rng.multivariate_normal(init.theta, cov0, size=todo.size, method="eigh")
-            prop = np.clip(prop, lo + 1e-9 * (hi - lo), hi - 1e-9 * (hi - lo))
-            v = _logpost(problem, prop)
-            ok = np.isfinite(v)
-            pos[c, todo[ok]] = prop[ok]
-            lp[c, todo[ok]] = v[ok]
-            todo = todo[~ok]
-            if todo.size == 0:
-                break
-        if todo.size:
-            raise FitError("sample: could not place walkers where the posterior is finite")
+    pos, lp = _initial_walkers(problem, init.theta, cov0, C, W, rng)
     a = 2.0
-    half = W // 2
     keep_steps = draws * thin
     out = np.empty((C, W, draws, k))
     out_lp = np.empty((C, W, draws))
@@ -348,36 +331,12 @@ def sample(
         use_ind = t_prop is not None and rng.random() < independence_share
         if use_ind:
             assert t_prop is not None
-            mu, S, nu = t_prop
-            dist = stats.multivariate_t(loc=mu, shape=S, df=nu, seed=rng)
-            prop = np.asarray(dist.rvs(size=C * W)).reshape(C * W, k)
-            v = _logpost(problem, prop)
-            cur = pos.reshape(-1, k)
-            log_alpha = v - lp.reshape(-1) + dist.logpdf(cur) - dist.logpdf(prop)
-            acc = np.log(rng.random(C * W)) < log_alpha
-            flat_pos = pos.reshape(-1, k)
-            flat_lp = lp.reshape(-1)
-            flat_pos[acc] = prop[acc]
-            flat_lp[acc] = v[acc]
-            accepted += int(acc.sum()) if step >= tune else 0
-            proposed += C * W if step >= tune else 0
+            n_acc, n_prop = _independence_move(problem, pos, lp, t_prop, rng)
         else:
-            for s in (0, 1):
-                mov = slice(0, half) if s == 0 else slice(half, W)
-                oth = slice(half, W) if s == 0 else slice(0, half)
-                cur = pos[:, mov]  # (C, half, k)
-                partners = pos[:, oth][:, rng.integers(0, W - half, size=half)]
-                z = ((a - 1.0) * rng.random((C, half)) + 1.0) ** 2 / a
-                prop = partners + z[..., None] * (cur - partners)
-                v = _logpost(problem, prop.reshape(-1, k)).reshape(C, half)
-                log_alpha = (k - 1) * np.log(z) + v - lp[:, mov]
-                acc = np.log(rng.random((C, half))) < log_alpha
-                newpos = np.where(acc[..., None], prop, cur)
-                pos[:, mov] = newpos
-                lp[:, mov] = np.where(acc, v, lp[:, mov])
-                if step >= tune:
-                    accepted += int(acc.sum())
-                    proposed += C * half
+            n_acc, n_prop = _stretch_move(problem, pos, lp, a, rng)
+        if step >= tune:
+            accepted += n_acc
+            proposed += n_prop
         if step >= tune and (step - tune) % thin == thin - 1:
             j = (step - tune) // thin
             out[:, :, j] = pos
@@ -404,3 +363,80 @@ def sample(
             "draws_total": int(flat.shape[0]),
         },
     )
+
+
+def _initial_walkers(
+    problem: CalibrationProblem,
+    center: Array,
+    cov0: Array,
+    C: int,
+    W: int,
+    rng: np.random.Generator,
+) -> tuple[Array, Array]:
+    """Walkers around the MAP, inside the box, where the posterior is finite."""
+    lo, hi = problem.bounds
+    k = problem.n_parameters
+    pos = np.empty((C, W, k))
+    lp = np.empty((C, W))
+    for c in range(C):
+        todo = np.arange(W)
+        for _ in range(50):
+            prop = rng.multivariate_normal(center, cov0, size=todo.size, method="eigh")
+            prop = np.clip(prop, lo + 1e-9 * (hi - lo), hi - 1e-9 * (hi - lo))
+            v = _logpost(problem, prop)
+            ok = np.isfinite(v)
+            pos[c, todo[ok]] = prop[ok]
+            lp[c, todo[ok]] = v[ok]
+            todo = todo[~ok]
+            if todo.size == 0:
+                break
+        if todo.size:
+            raise FitError("sample: could not place walkers where the posterior is finite")
+    return pos, lp
+
+
+def _independence_move(
+    problem: CalibrationProblem,
+    pos: Array,
+    lp: Array,
+    t_prop: tuple[Array, Array, float],
+    rng: np.random.Generator,
+) -> tuple[int, int]:
+    """Multivariate-t independence proposals for every walker (in place); (accepted, proposed)."""
+    C, W, k = pos.shape
+    mu, S, nu = t_prop
+    dist = stats.multivariate_t(loc=mu, shape=S, df=nu, seed=rng)
+    prop = np.asarray(dist.rvs(size=C * W)).reshape(C * W, k)
+    v = _logpost(problem, prop)
+    cur = pos.reshape(-1, k)
+    log_alpha = v - lp.reshape(-1) + dist.logpdf(cur) - dist.logpdf(prop)
+    acc = np.log(rng.random(C * W)) < log_alpha
+    flat_pos = pos.reshape(-1, k)
+    flat_lp = lp.reshape(-1)
+    flat_pos[acc] = prop[acc]
+    flat_lp[acc] = v[acc]
+    return int(acc.sum()), C * W
+
+
+def _stretch_move(
+    problem: CalibrationProblem, pos: Array, lp: Array, a: float, rng: np.random.Generator
+) -> tuple[int, int]:
+    """Affine-invariant stretch moves, half an ensemble at a time (in place)."""
+    C, W, k = pos.shape
+    half = W // 2
+    accepted = 0
+    for s in (0, 1):
+        mov = slice(0, half) if s == 0 else slice(half, W)
+        oth = slice(half, W) if s == 0 else slice(0, half)
+        cur = pos[:, mov]  # (C, half, k)
+        partners = pos[:, oth][:, rng.integers(0, W - half, size=half)]
+        z = ((a - 1.0) * rng.random((C, half)) + 1.0) ** 2 / a
+        prop = partners + z[..., None] * (cur - partners)
+        v = _logpost(problem, prop.reshape(-1, k)).reshape(C, half)
+        log_alpha = (k - 1) * np.log(z) + v - lp[:, mov]
+        acc = np.log(rng.random((C, half))) < log_alpha
+        newpos = np.where(acc[..., None], prop, cur)
+        pos[:, mov] = newpos
+        lp[:, mov] = np.where(acc, v, lp[:, mov])
+        accepted += int(acc.sum())
+    return accepted, 2 * C * half

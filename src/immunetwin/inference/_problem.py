@@ -115,11 +115,19 @@ class CalibrationProblem(_ProblemEvaluation):
         self._solver = solver or SolverOptions(rtol=1e-6, atol=1e-9, max_steps=5000)
         self._t0 = float(t0)
         self._cm = compile_model(model, sensitivities=True)
-        cm = self._cm
-        self._slot_index = {s: j for j, s in enumerate(cm.slots)}
-        ids = model.ids()
+        self._slot_index = {s: j for j, s in enumerate(self._cm.slots)}
+        self._subject = self._select_subject(data, observables, subject)
+        self._init_estimates(estimate)
+        self._ps0 = self._fixed_slots(data, fixed, interventions)
+        self._build_observations(observables, noise or {})
+        self._init_priors(priors)
+        self._finish_terms()
 
-        # ---------------------------------------------------------------- subject
+    # ------------------------------------------------------------------ construction steps
+    def _select_subject(
+        self, data: Dataset, observables: Mapping[str, ObservableMap | str], subject: str | None
+    ) -> str:
+        """The subject: as given, or the only one with observations of the mapped analytes."""
         analytes = list(observables)
         have = {o.subject for o in data.observations if o.analyte in analytes}
         if not have:
@@ -137,9 +145,13 @@ class CalibrationProblem(_ProblemEvaluation):
             subject = next(iter(have))
         if subject not in data.subject_ids:
             raise FitError(f"CalibrationProblem: unknown subject '{subject}'")
-        self._subject = subject
+        return subject
 
-        # ---------------------------------------------------------------- estimated parameters
+    def _init_estimates(
+        self, estimate: Sequence[str | Estimate] | Mapping[str, tuple[float, float]]
+    ) -> None:
+        """Names, scales, bounds and nominal values of the estimated quantities; their slots."""
+        model, ids = self._model, self._model.ids()
         est: list[Estimate] = []
         if isinstance(estimate, Mapping):
             for key, bounds in estimate.items():
@@ -205,10 +217,13 @@ class CalibrationProblem(_ProblemEvaluation):
         nom_arr = np.asarray(nominal)
         nom_arr = np.where(np.isfinite(nom_arr), nom_arr, 0.5 * (nat_lo + nat_hi))
         self._nominal = self._to_theta_arr(np.clip(nom_arr, nat_lo, nat_hi))
+        self._set_simulated(names, factor)
 
-        # which estimated quantities enter the simulation
+    def _set_simulated(self, names: list[str], factor: list[float]) -> None:
+        """Which estimated quantities enter the simulation, their slots and scale factors."""
+        ids = self._model.ids()
         used: set[str] = set()
-        for _, ex in model.expressions():
+        for _, ex in self._model.expressions():
             used |= {str(s) for s in ex.free_symbols}
         self._ode_idx = np.asarray(
             [i for i, n in enumerate(names) if ids[n] == "species" or n in used], dtype=np.int64
@@ -218,13 +233,26 @@ class CalibrationProblem(_ProblemEvaluation):
         )
         self._ode_factor = np.asarray([factor[i] for i in self._ode_idx], dtype=float)
 
-        # ---------------------------------------------------------------- fixed values
-        ps0 = cm.slot_values.copy()
+    def _fixed_slots(
+        self,
+        data: Dataset,
+        fixed: Mapping[str, float] | None,
+        interventions: Mapping[str, InterventionMap | None] | None,
+    ) -> Array:
+        """The slot vector with fixed values and the subject's mapped interventions set."""
+        ps0: Array = self._cm.slot_values.copy()
         self._fixed_values = {}
         for k, v in (fixed or {}).items():
             self._set_fixed(ps0, str(k), float(v), "fixed")
+        self._apply_interventions(ps0, data, dict(interventions or {}))
+        return ps0
+
+    def _apply_interventions(
+        self, ps0: Array, data: Dataset, imap: dict[str, InterventionMap | None]
+    ) -> None:
+        """Set the slots of the subject's interventions (first dose of each mapped one)."""
+        subject = self._subject
         ivs = [iv for iv in data.interventions if iv.subject == subject]
-        imap = dict(interventions or {})
         for iv in ivs:
             key = iv.name if iv.name in imap else iv.kind.value
             if key not in imap:
@@ -262,12 +290,16 @@ class CalibrationProblem(_ProblemEvaluation):
                 valid = {x.value for x in InterventionKind}
                 if k not in valid and not any(k == iv.name for iv in data.interventions):
                     raise FitError(f"interventions: '{k}' is no intervention name or kind")
-        self._ps0 = ps0
 
-        # ---------------------------------------------------------------- observations
-        self._build_observations(observables, noise or {})
-
-        # ---------------------------------------------------------------- priors
+    def _init_priors(
+        self,
+        priors: Mapping[str, Prior]
+        | GaussianPrior
+        | tuple[Mapping[str, Prior], GaussianPrior]
+        | None,
+    ) -> None:
+        """Univariate priors (the model's, overridden by those given) and a Gaussian prior."""
+        model, ids, names = self._model, self._model.ids(), self._names
         uni: dict[str, Prior] = {}
         gauss: GaussianPrior | None = None
         if priors is None:
@@ -302,7 +334,6 @@ class CalibrationProblem(_ProblemEvaluation):
                 self._hi[i] = min(self._hi[i], hi_t)
                 if not self._lo[i] < self._hi[i]:
                     raise FitError(f"prior of '{n}' does not overlap the bounds")
-        self._finish_terms()
 
     # ------------------------------------------------------------------ construction helpers
     def _species_factor(self, sid: str) -> float:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine import MIN_PARALLEL_BATCH, AbstractEngine, threads_for
 from ..errors import FitError
 from ._likelihood import observation_constant, residuals
 from ._maps import Residuals, Transform
@@ -25,23 +26,11 @@ Array = np.ndarray[Any, Any]
 _LN10 = math.log(10.0)
 
 
-def run_batch(
-    cm: Any,
-    tout: Array,
-    ps: Array,
-    sens_idx: Array,
-    solver: Any,
-    t0: float,
-    *,
-    min_parallel: int,
-) -> tuple[Array, Array, Array]:
-    """Run a compiled model on a parameter matrix with a problem's solver options.
-
-    Returns ``(Y, dY, ok)``; ``ok`` is false for a member whose solve failed or gave a
-    non-finite output. The batch runs in parallel from ``min_parallel`` members on.
-    """
+def _run_rows(task: tuple[Any, Array, Array, Array, Any, float]) -> tuple[Array, Array, Array]:
+    """Integrate one block of members (runs in the calling process or an engine worker)."""
     from ..simulate import method_code
 
+    cm, tout, ps, sens_idx, solver, t0 = task
     n = ps.shape[0]
     y, dy, status, _ = cm.run(
         tout,
@@ -52,9 +41,41 @@ def run_batch(
         atol=solver.atol,
         max_steps=solver.max_steps,
         t0=t0,
-        parallel=bool(solver.parallel and n >= min_parallel),
+        parallel=bool(solver.parallel and threads_for(n) > 1),
     )
     ok = (status == 0) & np.all(np.isfinite(y.reshape(n, -1)), axis=1)
+    return y, dy, ok
+
+
+def run_batch(
+    cm: Any,
+    tout: Array,
+    ps: Array,
+    sens_idx: Array,
+    solver: Any,
+    t0: float,
+    *,
+    engine: AbstractEngine | None = None,
+) -> tuple[Array, Array, Array]:
+    """Run a compiled model on a parameter matrix with a problem's solver options.
+
+    Returns ``(Y, dY, ok)``; ``ok`` is false for a member whose solve failed or gave a
+    non-finite output. In the calling process the kernel spreads the members over threads as
+    :func:`~immunetwin.engine.threads_for` decides; with a multi-worker ``engine`` the members
+    are split into one block per worker (members are independent: the same numbers).
+    """
+    n = ps.shape[0]
+    blocks = 1 if engine is None else min(engine.workers, n // MIN_PARALLEL_BATCH)
+    if blocks <= 1:
+        return _run_rows((cm, tout, ps, sens_idx, solver, t0))
+    assert engine is not None
+    rows = np.array_split(np.arange(n), blocks)
+    parts = engine.map(
+        _run_rows, [(cm, tout, ps[r], sens_idx, solver, t0) for r in rows], chunksize=1
+    )
+    y = np.concatenate([p[0] for p in parts])
+    dy = np.concatenate([p[1] for p in parts])
+    ok = np.concatenate([p[2] for p in parts])
     return y, dy, ok
 
 
@@ -129,7 +150,7 @@ class _ProblemEvaluation(_ProblemState):
             ps[:, self._ode_slots] = nat[:, self._ode_idx] * self._ode_factor
         tout = self._times if times is None else np.asarray(times, dtype=float)
         sidx = self._ode_slots if sensitivities else np.zeros(0, dtype=np.int64)
-        y, dy, ok = run_batch(cm, tout, ps, sidx, self._solver, self._t0, min_parallel=4)
+        y, dy, ok = run_batch(cm, tout, ps, sidx, self._solver, self._t0)
         return y, (dy if sensitivities else None), ps, ok
 
     def predict(self, theta: Array, *, jacobian: bool = True) -> tuple[Array, Array | None, Array]:

@@ -12,6 +12,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import pickle
 import sys
 import threading
 from dataclasses import dataclass
@@ -360,6 +361,10 @@ class CompiledModel:
         """Number of states."""
         return len(self.states)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by cache key and spec: a worker reloads the code from the on-disk cache."""
+        return _reduce_compiled(self)
+
     def run(
         self,
         times: np.ndarray[Any, Any],
@@ -508,37 +513,87 @@ def compile_model(
             tmpm = meta_path.with_suffix(f".{os.getpid()}.tmp")
             tmpm.write_text(json.dumps(meta))
             os.replace(tmpm, meta_path)
-        modname = f"immunetwin_generated_{key}"
-        mspec = importlib.util.spec_from_file_location(modname, src_path)
-        assert mspec is not None and mspec.loader is not None
-        module = importlib.util.module_from_spec(mspec)
-        sys.modules[modname] = module
-        mspec.loader.exec_module(module)
-
-        def b(k: str) -> np.ndarray[Any, Any]:
-            return np.asarray(meta[k], dtype=np.bool_)
-
-        cm = CompiledModel(
-            key=key,
-            model_id=meta["model_id"],
-            fn=module.model,
-            states=tuple(meta["states"]),
-            state_kinds=tuple(meta["state_kinds"]),
-            slots=tuple(meta["slots"]),
-            slot_values=np.asarray(meta["slot_values"], dtype=float),
-            slot_kinds=tuple(meta["slot_kinds"]),
-            outputs=tuple(meta["outputs"]),
-            output_kinds=tuple(meta["output_kinds"]),
-            events=tuple(meta["events"]),
-            ev_persistent=b("ev_persistent"),
-            ev_initial_value=b("ev_initial_value"),
-            ev_from_trigger=b("ev_from_trigger"),
-            ev_has_delay=b("ev_has_delay"),
-            ev_has_priority=b("ev_has_priority"),
-            ev_n_assign=np.asarray(meta["ev_n_assign"], dtype=np.int64),
-            ev_time_only=b("ev_time_only"),
-            sensitivities=sensitivities,
-            scale_slots=tuple(meta["scale_slots"]),
-        )
+        cm = _load_cached(key, src_path, meta, sensitivities)
         _MEMO[key] = cm
+        _ORIGIN[key] = (spec, tuple(outputs))
         return cm
+
+
+def _load_cached(
+    key: str, src_path: Path, meta: dict[str, Any], sensitivities: bool
+) -> CompiledModel:
+    """Import the generated module of ``key`` and assemble its :class:`CompiledModel`."""
+    modname = f"immunetwin_generated_{key}"
+    mspec = importlib.util.spec_from_file_location(modname, src_path)
+    assert mspec is not None and mspec.loader is not None
+    module = importlib.util.module_from_spec(mspec)
+    sys.modules[modname] = module
+    mspec.loader.exec_module(module)
+
+    def b(k: str) -> np.ndarray[Any, Any]:
+        return np.asarray(meta[k], dtype=np.bool_)
+
+    return CompiledModel(
+        key=key,
+        model_id=meta["model_id"],
+        fn=module.model,
+        states=tuple(meta["states"]),
+        state_kinds=tuple(meta["state_kinds"]),
+        slots=tuple(meta["slots"]),
+        slot_values=np.asarray(meta["slot_values"], dtype=float),
+        slot_kinds=tuple(meta["slot_kinds"]),
+        outputs=tuple(meta["outputs"]),
+        output_kinds=tuple(meta["output_kinds"]),
+        events=tuple(meta["events"]),
+        ev_persistent=b("ev_persistent"),
+        ev_initial_value=b("ev_initial_value"),
+        ev_from_trigger=b("ev_from_trigger"),
+        ev_has_delay=b("ev_has_delay"),
+        ev_has_priority=b("ev_has_priority"),
+        ev_n_assign=np.asarray(meta["ev_n_assign"], dtype=np.int64),
+        ev_time_only=b("ev_time_only"),
+        sensitivities=sensitivities,
+        scale_slots=tuple(meta["scale_slots"]),
+    )
+
+
+# ---------------------------------------------------------------------- pickling
+_ORIGIN: dict[str, tuple[ModelSpec, tuple[str, ...]]] = {}
+"""The spec and extra outputs each compiled key came from (to pickle a CompiledModel)."""
+_SPEC_BLOBS: dict[str, bytes] = {}
+
+
+def _reduce_compiled(cm: CompiledModel) -> tuple[Any, ...]:
+    """Pickle a compiled model as its cache key, options and (pickled) spec, not its code."""
+    origin = _ORIGIN.get(cm.key)
+    if origin is None:
+        raise pickle.PicklingError(
+            f"compiled model '{cm.model_id}' ({cm.key}) was not made by compile_model in this process"
+        )
+    blob = _SPEC_BLOBS.get(cm.key)
+    if blob is None:
+        blob = _SPEC_BLOBS[cm.key] = pickle.dumps(origin[0], protocol=pickle.HIGHEST_PROTOCOL)
+    return (_restore_compiled, (cm.key, cm.sensitivities, origin[1], blob))
+
+
+def _restore_compiled(
+    key: str, sensitivities: bool, outputs: tuple[str, ...], spec_blob: bytes
+) -> CompiledModel:
+    """Unpickle a compiled model: from memory, else from the disk cache by key, else compile."""
+    with _LOCK:
+        cm = _MEMO.get(key)
+        if cm is not None:
+            return cm
+        folder = cache_dir()
+        src_path = folder / f"m_{key}.py"
+        meta_path = folder / f"m_{key}.json"
+        if src_path.exists() and meta_path.exists():
+            cm = _load_cached(key, src_path, json.loads(meta_path.read_text()), sensitivities)
+            _MEMO[key] = cm
+            _SPEC_BLOBS[key] = spec_blob
+            _ORIGIN[key] = (pickle.loads(spec_blob), outputs)
+            return cm
+    spec = pickle.loads(spec_blob)
+    if not isinstance(spec, ModelSpec):
+        raise pickle.UnpicklingError(f"compiled model {key}: the payload is not a ModelSpec")
+    return compile_model(spec, outputs=outputs, sensitivities=sensitivities)
