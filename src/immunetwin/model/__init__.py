@@ -1,6 +1,21 @@
 """What the biology is: the frozen :class:`ModelSpec`, the builder, SBML I/O and the model library."""
 
 from ._builder import ModelBuilder as ModelBuilder
+from ._logical_expr import QCmp as QCmp
+from ._logical_expr import QConst as QConst
+from ._logical_expr import QExpr as QExpr
+from ._logical_expr import QLogic as QLogic
+from ._logical_expr import QRef as QRef
+from ._logical_expr import evaluate_condition as evaluate_condition
+from ._logical_expr import parse_condition as parse_condition
+from ._logical_expr import render_condition as render_condition
+from ._logical_spec import FunctionTerm as FunctionTerm
+from ._logical_spec import LogicalModelBuilder as LogicalModelBuilder
+from ._logical_spec import LogicalModelSpec as LogicalModelSpec
+from ._logical_spec import QualSpecies as QualSpecies
+from ._logical_spec import Transition as Transition
+from ._logical_spec import TransitionInput as TransitionInput
+from ._logical_spec import TransitionOutput as TransitionOutput
 from ._math import AVOGADRO as AVOGADRO
 from ._math import AVOGADRO_VALUE as AVOGADRO_VALUE
 from ._math import DELAY as DELAY
@@ -10,6 +25,9 @@ from ._math import as_expr as as_expr
 from ._math import free_names as free_names
 from ._sbml import from_sbml as from_sbml
 from ._sbml import to_sbml as to_sbml
+from ._sbml_qual import from_sbml_qual as from_sbml_qual
+from ._sbml_qual import is_sbml_qual as is_sbml_qual
+from ._sbml_qual import to_sbml_qual as to_sbml_qual
 from ._spec import AlgebraicRule as AlgebraicRule
 from ._spec import AssignmentRule as AssignmentRule
 from ._spec import Compartment as Compartment
@@ -27,21 +45,3 @@ from ._spec import RateRule as RateRule
 from ._spec import Reaction as Reaction
 from ._spec import Species as Species
 from ._spec import SpeciesReference as SpeciesReference
-from ._logical_expr import Cmp as QCmp
-from ._logical_expr import Const as QConst
-from ._logical_expr import Logic as QLogic
-from ._logical_expr import QExpr as QExpr
-from ._logical_expr import Ref as QRef
-from ._logical_expr import evaluate as evaluate_condition
-from ._logical_expr import parse_condition as parse_condition
-from ._logical_expr import render as render_condition
-from ._logical_spec import FunctionTerm as FunctionTerm
-from ._logical_spec import LogicalModelBuilder as LogicalModelBuilder
-from ._logical_spec import LogicalModelSpec as LogicalModelSpec
-from ._logical_spec import QualSpecies as QualSpecies
-from ._logical_spec import Transition as Transition
-from ._logical_spec import TransitionInput as TransitionInput
-from ._logical_spec import TransitionOutput as TransitionOutput
-from ._sbml_qual import from_sbml_qual as from_sbml_qual
-from ._sbml_qual import is_sbml_qual as is_sbml_qual
-from ._sbml_qual import to_sbml_qual as to_sbml_qual

@@ -17,15 +17,15 @@ from ..errors import ModelError
 __all__ = [
     "CMP_OPS",
     "LOGIC_OPS",
-    "Cmp",
-    "Const",
-    "Logic",
+    "QCmp",
+    "QConst",
+    "QLogic",
     "QExpr",
-    "Ref",
-    "evaluate",
+    "QRef",
+    "evaluate_condition",
     "parse_condition",
     "refs",
-    "render",
+    "render_condition",
 ]
 
 CMP_OPS: tuple[str, ...] = ("eq", "neq", "lt", "leq", "gt", "geq")
@@ -35,7 +35,7 @@ LOGIC_OPS: tuple[str, ...] = ("and", "or", "xor", "not")
 
 
 @dataclass(frozen=True, slots=True)
-class Const:
+class QConst:
     """An integer level (``<cn type="integer">``) or a Boolean constant (``true``/``false``)."""
 
     value: int
@@ -43,19 +43,19 @@ class Const:
 
 
 @dataclass(frozen=True, slots=True)
-class Ref:
+class QRef:
     """The level of a species, or the threshold of a transition input (``<ci>``)."""
 
     name: str
 
 
 @dataclass(frozen=True, slots=True)
-class Cmp:
+class QCmp:
     """``left op right`` with ``op`` in :data:`CMP_OPS`."""
 
     op: str
-    left: Const | Ref
-    right: Const | Ref
+    left: QConst | QRef
+    right: QConst | QRef
 
     def __post_init__(self) -> None:
         if self.op not in CMP_OPS:
@@ -63,7 +63,7 @@ class Cmp:
 
 
 @dataclass(frozen=True, slots=True)
-class Logic:
+class QLogic:
     """``op(args...)`` with ``op`` in :data:`LOGIC_OPS` (``not`` takes one argument)."""
 
     op: str
@@ -76,18 +76,18 @@ class Logic:
             raise ModelError("condition: 'not' takes exactly one argument")
 
 
-QExpr = Const | Ref | Cmp | Logic
+QExpr = QConst | QRef | QCmp | QLogic
 """A condition (or one of its operands)."""
 
 
 def refs(expr: QExpr) -> Iterator[str]:
     """Every name referenced by ``expr`` (in order, with repeats)."""
-    if isinstance(expr, Ref):
+    if isinstance(expr, QRef):
         yield expr.name
-    elif isinstance(expr, Cmp):
+    elif isinstance(expr, QCmp):
         yield from refs(expr.left)
         yield from refs(expr.right)
-    elif isinstance(expr, Logic):
+    elif isinstance(expr, QLogic):
         for a in expr.args:
             yield from refs(a)
 
@@ -102,22 +102,26 @@ _CMP = {
 }
 
 
-def evaluate(expr: QExpr, levels: Mapping[str, int]) -> int:
+def evaluate_condition(expr: QExpr, levels: Mapping[str, int]) -> int:
     """Evaluate ``expr`` given the levels (and thresholds) of the names it references.
 
     A comparison or logical operation gives 1 (true) or 0 (false); a bare reference gives its
     level, which counts as true when non-zero.
     """
-    if isinstance(expr, Const):
+    if isinstance(expr, QConst):
         return expr.value
-    if isinstance(expr, Ref):
+    if isinstance(expr, QRef):
         try:
             return int(levels[expr.name])
         except KeyError:
             raise ModelError(f"condition: unknown name '{expr.name}'") from None
-    if isinstance(expr, Cmp):
-        return int(_CMP[expr.op](evaluate(expr.left, levels), evaluate(expr.right, levels)))
-    vals = [evaluate(a, levels) != 0 for a in expr.args]
+    if isinstance(expr, QCmp):
+        return int(
+            _CMP[expr.op](
+                evaluate_condition(expr.left, levels), evaluate_condition(expr.right, levels)
+            )
+        )
+    vals = [evaluate_condition(a, levels) != 0 for a in expr.args]
     if expr.op == "and":
         return int(all(vals))
     if expr.op == "or":
@@ -130,18 +134,18 @@ def evaluate(expr: QExpr, levels: Mapping[str, int]) -> int:
 _SYM = {"eq": "==", "neq": "!=", "lt": "<", "leq": "<=", "gt": ">", "geq": ">="}
 
 
-def render(expr: QExpr) -> str:
+def render_condition(expr: QExpr) -> str:
     """A readable infix form (``(A >= 1 & !(B == 2))``), for messages and reports."""
-    if isinstance(expr, Const):
+    if isinstance(expr, QConst):
         return ("true" if expr.value else "false") if expr.boolean else str(expr.value)
-    if isinstance(expr, Ref):
+    if isinstance(expr, QRef):
         return expr.name
-    if isinstance(expr, Cmp):
-        return f"{render(expr.left)} {_SYM[expr.op]} {render(expr.right)}"
+    if isinstance(expr, QCmp):
+        return f"{render_condition(expr.left)} {_SYM[expr.op]} {render_condition(expr.right)}"
     if expr.op == "not":
-        return f"!({render(expr.args[0])})"
+        return f"!({render_condition(expr.args[0])})"
     sep = {"and": " & ", "or": " | ", "xor": " ^ "}[expr.op]
-    return "(" + sep.join(render(a) for a in expr.args) + ")"
+    return "(" + sep.join(render_condition(a) for a in expr.args) + ")"
 
 
 # ------------------------------------------------------------------ text form
@@ -195,14 +199,14 @@ class _Parser:
         while self._peek() == "|":
             self.i += 1
             args.append(self.conjunction())
-        return args[0] if len(args) == 1 else Logic("or", tuple(args))
+        return args[0] if len(args) == 1 else QLogic("or", tuple(args))
 
     def conjunction(self) -> QExpr:
         args = [self.atom()]
         while self._peek() == "&":
             self.i += 1
             args.append(self.atom())
-        return args[0] if len(args) == 1 else Logic("and", tuple(args))
+        return args[0] if len(args) == 1 else QLogic("and", tuple(args))
 
     def atom(self) -> QExpr:
         if self.i >= len(self.tokens):
@@ -210,7 +214,7 @@ class _Parser:
         kind, value, lvl = self.tokens[self.i]
         self.i += 1
         if kind == "op" and value == "!":
-            return Logic("not", (self.atom(),))
+            return QLogic("not", (self.atom(),))
         if kind == "op" and value == "(":
             inner = self.disjunction()
             if self._peek() != ")":
@@ -219,6 +223,6 @@ class _Parser:
             return inner
         if kind == "name":
             if value in ("true", "false") and lvl is None:
-                return Const(int(value == "true"), boolean=True)
-            return Cmp("geq", Ref(value), Const(1 if lvl is None else lvl))
+                return QConst(int(value == "true"), boolean=True)
+            return QCmp("geq", QRef(value), QConst(1 if lvl is None else lvl))
         raise ModelError(f"condition {self.text!r}: unexpected '{value}'")

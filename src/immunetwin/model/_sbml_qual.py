@@ -16,7 +16,7 @@ from pathlib import Path
 import libsbml
 
 from ..errors import SBMLError, UnsupportedSBMLFeature
-from ._logical_expr import Cmp, Const, Logic, QExpr, Ref
+from ._logical_expr import QCmp, QConst, QExpr, QLogic, QRef
 from ._logical_spec import (
     FunctionTerm,
     LogicalModelSpec,
@@ -109,7 +109,7 @@ def _terms(sbase: libsbml.SBase, dropped: list[str]) -> tuple[tuple[str, str], .
     (``bqbiol:unknownQualifier``), so such terms are not kept in the spec; their count is
     recorded in the spec's metadata (``sbml:dropped_unknown_qualifier_terms``).
     """
-    out = []
+    out: list[tuple[str, str]] = []
     for i in range(sbase.getNumCVTerms()):
         cv = sbase.getCVTerm(i)
         if cv.getQualifierType() == libsbml.MODEL_QUALIFIER:
@@ -131,22 +131,22 @@ def _expr(node: libsbml.ASTNode, where: str) -> QExpr:
         if node.getNumChildren() != 2:
             raise UnsupportedSBMLFeature(f"comparison with {node.getNumChildren()} operands", where)
         left, right = (_expr(node.getChild(i), where) for i in range(2))
-        if not isinstance(left, Const | Ref) or not isinstance(right, Const | Ref):
+        if not isinstance(left, QConst | QRef) or not isinstance(right, QConst | QRef):
             raise UnsupportedSBMLFeature("comparison of non-level operands", where)
-        return Cmp(_AST_CMP[t], left, right)
+        return QCmp(_AST_CMP[t], left, right)
     if t in _AST_LOGIC:
-        return Logic(
+        return QLogic(
             _AST_LOGIC[t],
             tuple(_expr(node.getChild(i), where) for i in range(node.getNumChildren())),
         )
     if t == libsbml.AST_INTEGER:
-        return Const(int(node.getInteger()))
+        return QConst(int(node.getInteger()))
     if t == libsbml.AST_REAL and float(node.getReal()).is_integer():
-        return Const(int(node.getReal()))
+        return QConst(int(node.getReal()))
     if t == libsbml.AST_NAME:
-        return Ref(node.getName())
+        return QRef(node.getName())
     if t in (libsbml.AST_CONSTANT_TRUE, libsbml.AST_CONSTANT_FALSE):
-        return Const(int(t == libsbml.AST_CONSTANT_TRUE), boolean=True)
+        return QConst(int(t == libsbml.AST_CONSTANT_TRUE), boolean=True)
     raise UnsupportedSBMLFeature(
         f"MathML '{libsbml.formulaToL3String(node)}' in a function term", where
     )
@@ -256,7 +256,7 @@ def _read_metadata(model: libsbml.Model) -> tuple[tuple[str, str], ...]:
 
 # ---------------------------------------------------------------------------------- writing
 def _ast(expr: QExpr) -> libsbml.ASTNode:
-    if isinstance(expr, Const):
+    if isinstance(expr, QConst):
         if expr.boolean:
             return libsbml.ASTNode(
                 libsbml.AST_CONSTANT_TRUE if expr.value else libsbml.AST_CONSTANT_FALSE
@@ -264,11 +264,11 @@ def _ast(expr: QExpr) -> libsbml.ASTNode:
         node = libsbml.ASTNode(libsbml.AST_INTEGER)
         node.setValue(int(expr.value))
         return node
-    if isinstance(expr, Ref):
+    if isinstance(expr, QRef):
         node = libsbml.ASTNode(libsbml.AST_NAME)
         node.setName(expr.name)
         return node
-    if isinstance(expr, Cmp):
+    if isinstance(expr, QCmp):
         node = libsbml.ASTNode(next(k for k, v in _AST_CMP.items() if v == expr.op))
         node.addChild(_ast(expr.left))
         node.addChild(_ast(expr.right))

@@ -119,13 +119,16 @@ def _eval_np(
         }
         return ops[expr.op](a, b).astype(np.int64)
     vals = [_eval_np(a, cols, names) != 0 for a in expr.args]
+    out: NDArray[np.int64]
     if expr.op == "and":
-        return np.logical_and.reduce(vals).astype(np.int64)
-    if expr.op == "or":
-        return np.logical_or.reduce(vals).astype(np.int64)
-    if expr.op == "xor":
-        return (np.sum(vals, axis=0) % 2).astype(np.int64)
-    return (~vals[0]).astype(np.int64)
+        out = np.logical_and.reduce(vals).astype(np.int64)
+    elif expr.op == "or":
+        out = np.logical_or.reduce(vals).astype(np.int64)
+    elif expr.op == "xor":
+        out = (np.sum(vals, axis=0) % 2).astype(np.int64)
+    else:
+        out = (~vals[0]).astype(np.int64)
+    return out
 
 
 def _table(spec: LogicalModelSpec, t: Transition) -> tuple[list[int], NDArray[np.int64], I8]:
@@ -174,17 +177,18 @@ def compile_network(spec: LogicalModelSpec) -> LogicalNetwork:
         tables.append(tab)
         reg_ptr.append(len(regulators))
         tab_ptr.append(tab_ptr[-1] + tab.size)
-    arrays = {
-        "maxes": np.array(spec.max_levels, dtype=np.int8),
-        "reg_ptr": np.array(reg_ptr, dtype=np.int64),
-        "regulators": np.array(regulators, dtype=np.int64),
-        "strides": np.concatenate(strides) if strides else np.zeros(0, np.int64),
-        "tab_ptr": np.array(tab_ptr, dtype=np.int64),
-        "tables": np.concatenate(tables) if tables else np.zeros(0, np.int8),
-    }
-    for a in arrays.values():
+    net = LogicalNetwork(
+        spec=spec,
+        maxes=np.array(spec.max_levels, dtype=np.int8),
+        reg_ptr=np.array(reg_ptr, dtype=np.int64),
+        regulators=np.array(regulators, dtype=np.int64),
+        strides=np.concatenate(strides) if strides else np.zeros(0, np.int64),
+        tab_ptr=np.array(tab_ptr, dtype=np.int64),
+        tables=np.concatenate(tables) if tables else np.zeros(0, np.int8),
+    )
+    for a in (net.maxes, net.reg_ptr, net.regulators, net.strides, net.tab_ptr, net.tables):
         a.setflags(write=False)
-    return LogicalNetwork(spec=spec, **arrays)
+    return net
 
 
 # ------------------------------------------------------------------ booleanization

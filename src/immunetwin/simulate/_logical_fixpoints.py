@@ -26,7 +26,7 @@ from ..errors import ModelError, UnsupportedFeature
 from ..model import LogicalModelSpec
 from ._logical_compile import LogicalNetwork, booleanize, compile_network, decode_bits
 
-__all__ = ["FixpointResult", "TrapSpaceResult", "condition", "fixpoints", "trap_spaces"]
+__all__ = ["FixpointResult", "TrapSpaceResult", "apply_conditions", "fixpoints", "trap_spaces"]
 
 BRUTE_LIMIT = 1 << 24
 
@@ -75,7 +75,7 @@ class TrapSpaceResult:
         return tuple(i for i, s in enumerate(self.spaces) if any(v is None for v in s))
 
 
-def condition(
+def apply_conditions(
     spec: LogicalModelSpec,
     *,
     inputs: Mapping[str, int] | None = None,
@@ -110,11 +110,11 @@ def fixpoints(
     max_count
         Cap on the listing; when reached, ``complete`` is false.
     inputs, mutations
-        Fixed input levels and mutant levels (see :func:`condition`).
+        Fixed input levels and mutant levels (see :func:`apply_conditions`).
     """
     if max_count < 1:
         raise ModelError(f"fixpoints: max_count must be >= 1, got {max_count}")
-    model = condition(spec, inputs=inputs, mutations=mutations)
+    model = apply_conditions(spec, inputs=inputs, mutations=mutations)
     if method == "auto":
         method = "mpbn" if importlib.util.find_spec("mpbn") else "search"
     if method == "mpbn":
