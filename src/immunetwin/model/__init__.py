@@ -1,6 +1,7 @@
 """What the biology is: the frozen :class:`ModelSpec`, the builder, SBML I/O and the model library."""
 
 from ._builder import ModelBuilder as ModelBuilder
+from ._ginml import from_ginml as from_ginml
 from ._logical_expr import QCmp as QCmp
 from ._logical_expr import QConst as QConst
 from ._logical_expr import QExpr as QExpr
@@ -9,7 +10,6 @@ from ._logical_expr import QRef as QRef
 from ._logical_expr import evaluate_condition as evaluate_condition
 from ._logical_expr import parse_condition as parse_condition
 from ._logical_expr import render_condition as render_condition
-from ._ginml import from_ginml as from_ginml
 from ._logical_spec import FunctionTerm as FunctionTerm
 from ._logical_spec import LogicalModelBuilder as LogicalModelBuilder
 from ._logical_spec import LogicalModelSpec as LogicalModelSpec
