@@ -160,16 +160,16 @@ def from_ginml(source: str | os.PathLike[str]) -> LogicalModelSpec:
         if effects:  # one element, several thresholds: "1:negative 2:positive"
             pairs = sorted((int(k), sg) for k, _, sg in (x.partition(":") for x in effects.split()))
             for j, (low, sign) in enumerate(pairs):
-                high = pairs[j + 1][0] - 1 if j + 1 < len(pairs) else tops[src]
-                incoming[dst].append(_Edge(f"{eid}:{low}", src, low, high, sign))
+                top = pairs[j + 1][0] - 1 if j + 1 < len(pairs) else tops[src]
+                incoming[dst].append(_Edge(f"{eid}:{low}", src, low, top, sign))
             continue
-        high = e.get("maxvalue")
+        high = e.get("maxvalue") or "max"
         incoming[dst].append(
             _Edge(
                 id=eid,
                 source=src,
                 low=int(e.get("minvalue", "1")),
-                high=tops[src] if high in (None, "", "max", "-1") else int(high),
+                high=tops[src] if high in ("max", "-1") else int(high),
                 sign=e.get("sign", "unknown"),
             )
         )
