@@ -100,7 +100,8 @@ def test_every_shared_sbml_qual_file_imports_and_round_trips(shared_data: Path) 
 
 
 def test_round_trip_keeps_levels_thresholds_signs_and_terms(tmp_path: Path) -> None:
-    spec = toy()
+    spec = toy().mutate({"C": 1})  # a constant transition: default level 1, no terms
+    assert spec.transition_of("C").default == 1
     spec = spec.replace(terms=(("bqmodel:is", "http://identifiers.org/doi/10.1/x"),))
     out = tmp_path / "toy.sbml"
     to_sbml_qual(spec, out)

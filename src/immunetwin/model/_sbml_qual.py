@@ -174,11 +174,8 @@ def _transition(tr: libsbml.Transition) -> Transition:
         for o in tr.getListOfOutputs()
     )
     terms = []
-    default = 0
+    default = tr.getDefaultTerm().getResultLevel() if tr.isSetDefaultTerm() else 0
     for ft in tr.getListOfFunctionTerms():
-        if isinstance(ft, libsbml.DefaultTerm) or ft.getElementName() == "defaultTerm":
-            default = ft.getResultLevel()
-            continue
         if not ft.isSetMath():
             raise SBMLError(f"transition '{where}': a function term has no math")
         terms.append(FunctionTerm(result=ft.getResultLevel(), condition=_expr(ft.getMath(), where)))

@@ -24,7 +24,13 @@ import numpy as np
 
 from ..errors import ModelError, UnsupportedFeature
 from ..model import LogicalModelSpec
-from ._logical_compile import LogicalNetwork, booleanize, compile_network, decode_bits
+from ._logical_compile import (
+    LogicalNetwork,
+    bit_name,
+    booleanize,
+    compile_network,
+    decode_bits,
+)
 
 __all__ = ["FixpointResult", "TrapSpaceResult", "apply_conditions", "fixpoints", "trap_spaces"]
 
@@ -143,10 +149,12 @@ def _mpbn(spec: LogicalModelSpec) -> Any:
 
 def _mpbn_fixpoints(spec: LogicalModelSpec, limit: int) -> list[tuple[int, ...]]:
     bn = _mpbn(spec)
+    layout = [
+        [bit_name(spec, s.id, k) for k in range(1, s.levels)] for s in spec.species
+    ]  # the bits of each species, in state order
     out = []
     for cfg in bn.fixedpoints(limit=limit):
-        levels = decode_bits(spec, cfg)
-        out.append(tuple(int(levels[s]) for s in spec.species_ids))  # type: ignore[arg-type]
+        out.append(tuple(sum(cfg[b] for b in bits) for bits in layout))
     return out
 
 
