@@ -8,6 +8,9 @@ from ._api import simulate as simulate
 from ._codegen import CompiledModel as CompiledModel
 from ._codegen import cache_dir as cache_dir
 from ._codegen import compile_model as compile_model
+from ._logical_bridge import PhenotypeCoupling as PhenotypeCoupling
+from ._logical_bridge import couple as couple
+from ._logical_bridge import coupled_values as coupled_values
 from ._logical_compile import LogicalNetwork as LogicalNetwork
 from ._logical_compile import booleanize as booleanize
 from ._logical_compile import compile_network as compile_network
