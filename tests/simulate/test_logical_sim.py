@@ -162,3 +162,55 @@ def test_stochastic_probabilities_converge_with_the_number_of_cells() -> None:
     r2 = stochastic_logical(spec, n_cells=50, seed=5, **kw)
     np.testing.assert_array_equal(r1.probabilities, r2.probabilities)
     assert list(r1.to_pandas().columns) == ["X", "mean:X", "mean:Y"]
+
+
+LARGE = (
+    "2010-mammal-th-differentiation/Th_differentiation_full_annotated_model.zginml",
+    "2014-mammal-th-differentiation/Frontiers-Th-Full-model-annotated.zginml",
+)
+
+
+def test_large_ginsim_models_agree_between_solvers_under_input_conditions(
+    shared_data: Path,
+) -> None:
+    from immunetwin.model import from_ginml
+
+    for rel in LARGE:
+        spec = from_ginml(shared_data / "sbml-qual-ginsim" / rel)
+        rng = np.random.default_rng(3)
+        for trial in range(3):
+            inputs = {
+                s: (int(rng.integers(0, spec.species[spec.index(s)].levels)) if trial else 0)
+                for s in spec.inputs
+            }
+            a = fixpoints(spec, method="mpbn", inputs=inputs)
+            b = fixpoints(spec, method="search", inputs=inputs)
+            assert a.complete and a.states == b.states, (rel, inputs)
+            states = np.array(a.states, dtype=np.int8).reshape(-1, len(spec.species))
+            net = compile_network(spec.mutate(inputs))
+            assert np.array_equal(net.targets(states), states)
+
+
+@pytest.mark.slow
+def test_pyboolnet_agrees_on_the_booleanized_models(shared_data: Path) -> None:
+    from pyboolnet.file_exchange import bnet2primes
+    from pyboolnet.trap_spaces import compute_steady_states
+
+    from immunetwin.model import from_ginml
+    from immunetwin.simulate import booleanize
+
+    for rel in (*LARGE, "2006-mammal-tcell-activation/TCRsig40.zginml"):
+        spec = from_ginml(shared_data / "sbml-qual-ginsim" / rel)
+        spec = spec.mutate(dict.fromkeys(spec.inputs, 0))
+        bnet = "\n".join(f"{k}, {v}" for k, v in booleanize(spec).items())
+        got = set()
+        for st in compute_steady_states(bnet2primes(bnet), max_output=100_000):
+            got.add(
+                tuple(
+                    int(st[s.id])
+                    if s.levels == 2
+                    else sum(int(st[f"{s.id}_b{k}"]) for k in range(1, s.levels))
+                    for s in spec.species
+                )
+            )
+        assert got == set(fixpoints(spec, method="search").states), rel
