@@ -214,3 +214,13 @@ def test_pyboolnet_agrees_on_the_booleanized_models(shared_data: Path) -> None:
                 )
             )
         assert got == set(fixpoints(spec, method="search").states), rel
+
+
+def test_a_condition_may_name_a_species_missing_from_the_inputs() -> None:
+    spec = mv_toy()
+    t = spec.transition_of("B")
+    # drop B's declared inputs: the condition still names A, which becomes a regulator
+    bare = t.__class__(id=t.id, inputs=(), outputs=t.outputs, terms=t.terms, default=t.default)
+    spec2 = spec.replace(transitions=(spec.transition_of("A"), bare))
+    assert fixpoints(spec2, method="search").states == fixpoints(spec, method="search").states
+    assert fixpoints(spec2, method="mpbn").states == ((1, 1), (2, 0))

@@ -7,6 +7,7 @@ from ._logical_expr import QConst as QConst
 from ._logical_expr import QExpr as QExpr
 from ._logical_expr import QLogic as QLogic
 from ._logical_expr import QRef as QRef
+from ._logical_expr import condition_refs as condition_refs
 from ._logical_expr import evaluate_condition as evaluate_condition
 from ._logical_expr import parse_condition as parse_condition
 from ._logical_expr import render_condition as render_condition

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelError, SBMLError
-from ._logical_expr import QCmp, QConst, QExpr, QLogic, QRef, parse_condition, refs
+from ._logical_expr import QCmp, QConst, QExpr, QLogic, QRef, condition_refs, parse_condition
 from ._logical_spec import (
     FunctionTerm,
     LogicalModelSpec,
@@ -191,7 +191,7 @@ def from_ginml(source: str | os.PathLike[str]) -> LogicalModelSpec:
             )
             for k, conds in sorted(by_level.items(), reverse=True)
         )
-        used = list(dict.fromkeys(r for t in terms for r in refs(t.condition)))
+        used = list(dict.fromkeys(r for t in terms for r in condition_refs(t.condition)))
         signs = {e.source: e.sign for e in incoming[nid]}
         for r in used:
             if r not in tops:

@@ -24,7 +24,7 @@ __all__ = [
     "QRef",
     "evaluate_condition",
     "parse_condition",
-    "refs",
+    "condition_refs",
     "render_condition",
 ]
 
@@ -80,16 +80,16 @@ QExpr = QConst | QRef | QCmp | QLogic
 """A condition (or one of its operands)."""
 
 
-def refs(expr: QExpr) -> Iterator[str]:
+def condition_refs(expr: QExpr) -> Iterator[str]:
     """Every name referenced by ``expr`` (in order, with repeats)."""
     if isinstance(expr, QRef):
         yield expr.name
     elif isinstance(expr, QCmp):
-        yield from refs(expr.left)
-        yield from refs(expr.right)
+        yield from condition_refs(expr.left)
+        yield from condition_refs(expr.right)
     elif isinstance(expr, QLogic):
         for a in expr.args:
-            yield from refs(a)
+            yield from condition_refs(a)
 
 
 _CMP = {

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ModelError
-from ._logical_expr import QExpr, parse_condition, refs
+from ._logical_expr import QExpr, condition_refs, parse_condition
 
 __all__ = [
     "FunctionTerm",
@@ -232,9 +232,9 @@ class LogicalModelSpec:
             if not 0 <= level <= top:
                 raise ModelError(f"{where}: result level {level} outside 0..{top} of '{out}'")
         for ft in t.terms:
-            for name in refs(ft.condition):
-                if name not in names:
-                    raise ModelError(f"{where}: condition uses '{name}', which is not an input")
+            for name in condition_refs(ft.condition):
+                if name not in names and name not in self._index:
+                    raise ModelError(f"{where}: condition uses '{name}', which is not a species")
 
     # ------------------------------------------------------------------ identity
     def to_canonical(self) -> dict[str, Any]:
@@ -348,7 +348,7 @@ class LogicalModelBuilder:
             )
             used: list[str] = []
             for ft in fts:
-                used.extend(n for n in refs(ft.condition) if n not in used)
+                used.extend(n for n in condition_refs(ft.condition) if n not in used)
             inputs = tuple(
                 TransitionInput(species=n, id=f"tr_{target}_in_{n}", sign=signs.get(n, "unknown"))
                 for n in used

@@ -16,7 +16,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ModelError, UnsupportedFeature
-from ..model import LogicalModelSpec, QCmp, QConst, QExpr, QRef, Transition, evaluate_condition
+from ..model import (
+    LogicalModelSpec,
+    QCmp,
+    QConst,
+    QExpr,
+    QRef,
+    Transition,
+    condition_refs,
+    evaluate_condition,
+)
 
 __all__ = ["LogicalNetwork", "bit_name", "booleanize", "compile_network", "decode_bits"]
 
@@ -88,9 +97,12 @@ class LogicalNetwork:
         return {sid: int(v) for sid, v in zip(self.spec.species_ids, state, strict=True)}
 
 
-def _names(t: Transition) -> dict[str, int | str]:
-    """Map each name a condition may use to a species id or a threshold constant."""
-    out: dict[str, int | str] = {}
+def _names(t: Transition, species: tuple[str, ...] = ()) -> dict[str, int | str]:
+    """Map each name a condition may use to a species id or a threshold constant.
+
+    Besides the transition's inputs (and their ids), any species of the model may be named.
+    """
+    out: dict[str, int | str] = {sid: sid for sid in species}
     for i in t.inputs:
         out[i.species] = i.species
     for i in t.inputs:
@@ -132,7 +144,14 @@ def _eval_np(
 
 
 def _table(spec: LogicalModelSpec, t: Transition) -> tuple[list[int], NDArray[np.int64], I8]:
-    regs = list(dict.fromkeys(spec.index(i.species) for i in t.inputs))
+    names = _names(t, spec.species_ids)
+    used = [names[r] for ft in t.terms for r in condition_refs(ft.condition)]
+    regs = list(
+        dict.fromkeys(
+            [spec.index(i.species) for i in t.inputs]
+            + [spec.index(u) for u in used if isinstance(u, str)]
+        )
+    )
     sizes = [spec.species[r].levels for r in regs]
     total = int(np.prod(sizes, dtype=np.int64)) if regs else 1
     if total > MAX_TABLE:
@@ -144,7 +163,6 @@ def _table(spec: LogicalModelSpec, t: Transition) -> tuple[list[int], NDArray[np
         strides[k] = strides[k + 1] * sizes[k + 1]
     idx = np.arange(total, dtype=np.int64)
     cols = {spec.species[r].id: (idx // strides[k]) % sizes[k] for k, r in enumerate(regs)}
-    names = _names(t)
     table = np.full(total, t.default, dtype=np.int8)
     decided = np.zeros(total, dtype=bool)
     for ft in t.terms:
@@ -266,12 +284,14 @@ def booleanize(spec: LogicalModelSpec) -> dict[str, str]:
             if t is None:
                 out[name] = " | ".join(bit_name(spec, s.id, j) for j in range(k, top + 1))
                 continue
-            names = _names(t)
+            names = _names(t, spec.species_ids)
             conds = [_bool(ft.condition, spec, names) for ft in t.terms]
             clauses = []
             for i, ft in enumerate(t.terms):
                 if ft.result >= k:
-                    earlier = "".join(f" & !({c})" for c in conds[:i])
+                    # an earlier term that also gives >= k only adds to the disjunction
+                    lower = [c for c, e in zip(conds[:i], t.terms[:i], strict=True) if e.result < k]
+                    earlier = "".join(f" & !({c})" for c in lower)
                     clauses.append(f"({conds[i]}){earlier}")
             if t.default >= k:
                 clauses.append(" & ".join(f"!({c})" for c in conds) or "1")
