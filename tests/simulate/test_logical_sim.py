@@ -193,6 +193,7 @@ def test_large_ginsim_models_agree_between_solvers_under_input_conditions(
 
 @pytest.mark.slow
 def test_pyboolnet_agrees_on_the_booleanized_models(shared_data: Path) -> None:
+    pytest.importorskip("pyboolnet")
     from pyboolnet.file_exchange import bnet2primes
     from pyboolnet.trap_spaces import compute_steady_states
 
