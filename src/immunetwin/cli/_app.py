@@ -162,6 +162,7 @@ def _register() -> None:
         "_validate",
         "_report",
         "_store",
+        "_qual",
     ):
         try:
             mod = importlib.import_module(f"immunetwin.cli.{module}")

@@ -52,11 +52,19 @@ def _load_model(model: str) -> ModelSpec:
 
     path = Path(model)
     if path.is_file():
+        from ..model import is_sbml_qual
+
+        if path.suffix in (".zginml", ".ginml") or is_sbml_qual(str(path)):
+            raise CliError(
+                f"'{model}' is a logical (SBML-qual/GINsim) model: use `immunetwin qual simulate`"
+            )
         return from_sbml(str(path))
     if path.exists():
         raise CliError(f"'{model}' is not a file")
     if model in library.names():
         return library.get(model)
+    if model in library.logical_names():
+        raise CliError(f"'{model}' is a logical model: use `immunetwin qual simulate`")
     raise CliError(f"model file '{model}' not found (and no library model of that name)")
 
 

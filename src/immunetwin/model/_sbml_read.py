@@ -81,6 +81,12 @@ def _check_document(doc: libsbml.SBMLDocument, name: str) -> None:
         else set()
     )
     unknown = [doc.getUnknownPackageURI(i) for i in range(doc.getNumUnknownPackages())]
+    if doc.getModel() is not None and "qual" in packages:
+        raise UnsupportedSBMLFeature(
+            "SBML-qual (a logical model): read it with immunetwin.model.from_sbml_qual",
+            doc.getModel().getId() or None,
+            source=name,
+        )
     if doc.getModel() is not None and (packages or unknown):
         raise UnsupportedSBMLFeature(
             f"SBML package(s) {', '.join(packages + unknown)}",

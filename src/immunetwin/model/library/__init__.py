@@ -5,6 +5,9 @@
 True
 >>> spec = library.get("baccam2006_influenza")
 
+Logical (Boolean / multi-valued) models live beside them: :func:`logical_names`,
+:func:`get_logical` (a :class:`~immunetwin.model.LogicalModelSpec`) and :func:`logical_card`.
+
 Every model is Python code we own (one module per model, ``build() -> ModelSpec`` and
 ``METADATA``) with numbers taken from its paper, a parameter table with units, bounds and
 sources, observables with noise models, interventions as named inputs and FAIR metadata.
@@ -18,6 +21,7 @@ from .._spec import ModelSpec
 from ._cards import render as _render
 from ._export import annotate_sbml
 from ._lint import LintIssue, lint
+from ._logical_registry import get_logical, logical_card, logical_names
 from ._metadata import (
     EstimateDefault,
     Intervention,
@@ -41,8 +45,11 @@ __all__ = [
     "card",
     "export_sbml",
     "get",
+    "get_logical",
     "lint",
     "list",
+    "logical_card",
+    "logical_names",
     "names",
     "register",
     "render_card",
