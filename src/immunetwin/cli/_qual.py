@@ -13,7 +13,8 @@ import typer
 from rich.console import Console
 
 from ..errors import ImmunetwinError
-from ._simulate import CliError, _fail, _one_line
+from ._checks import CliError
+from ._simulate import _fail, _one_line
 
 if TYPE_CHECKING:
     from ..model import LogicalModelSpec

@@ -105,6 +105,14 @@ def forecast_cmd(
     plot: Annotated[
         Path | None, typer.Option("--plot", help="PNG of observed vs forecast.")
     ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help="Where subjects run: serial, processes:N or dask[:ADDRESS] "
+            "(default: $IMMUNETWIN_ENGINE, else serial).",
+        ),
+    ] = None,
 ) -> None:
     """Forecast each subject's later data from its early data; write records and a summary."""
     from ..validate import validate_forecast
@@ -135,6 +143,7 @@ def forecast_cmd(
                 folds=folds,
                 seed=seed,
                 progress=report,
+                engine=engine,
             )
         )
         res.save(out)

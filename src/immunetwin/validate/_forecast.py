@@ -29,11 +29,17 @@ from ..data import (
     find_limit_placeholder,
     read_dataset,
 )
+from ..engine import AbstractEngine, EngineOptions, using_engine
 from ..errors import FitError
 from ..inference import CalibrationProblem, Estimate, Noise, PopulationPrior
 from ..model import ModelSpec
 from ..twin import TwinConfig, default_t0, split_observations, twin_config
-from ._population import SubjectFit, population_prior_from
+from ._population import (
+    SubjectFit,
+    fit_population_available,
+    population_prior_from,
+    try_subject_fit,
+)
 from ._records import ValidationSummary, summarise
 from ._result import ValidationResult
 from ._subject import SubjectResult, SubjectTask, run_subject
@@ -75,6 +81,7 @@ def validate_forecast(
     min_observations: int = 3,
     seed: int = 0,
     progress: Callable[[str, int, int], None] | None = None,
+    engine: AbstractEngine | EngineOptions | str | None = None,
 ) -> ValidationResult:
     """Cross-fitted predictive validation of twins on a data set (see the module doc).
 
@@ -127,6 +134,12 @@ def validate_forecast(
         population priors.
     progress
         ``callback(message, done, total)``.
+    engine
+        Where the subjects' twins are built and scored (see :mod:`immunetwin.engine`): an engine,
+        :class:`~immunetwin.engine.EngineOptions`, text such as ``"processes:2"`` or
+        ``"dask:tcp://host:8786"``, or ``None`` for the default engine (``IMMUNETWIN_ENGINE``,
+        serial unless set). Results do not depend on the engine: each subject's twin draws from
+        its own seeded generator.
     """
     t_start = time.perf_counter()
     _check_arguments(cutoff_day, first_k, folds, horizon)
@@ -155,21 +168,52 @@ def validate_forecast(
     cohort = _cohort(ds, all_obs, base.t0, subjects, cutoff_day, first_k, horizon, min_observations)
     problems = {s: config.problem(spec, ds, s, None) for s in cohort.population}
     fold_of = _folds(cohort.targets, folds, seed)
-    priors, sources = _priors(
-        cohort, problems, fold_of, population, population_subjects, starts, seed, progress
-    )
-    base = replace(
-        base, report=_reportable_limit(problems.values()), empirical=_empirical_table(problems)
-    )
-    tasks = [
-        replace(base, subject=s, index=i, prior=priors[s]) for i, s in enumerate(cohort.targets)
-    ]
-    results = [run_subject(t) for t in tasks]  # engine: run the subjects in parallel here
+    choice = _PriorChoice(cohort, problems, fold_of, population_subjects, seed)
+    base, results, sources = _forecast_all(base, choice, population, engine, progress)
     run = _Run(cohort, fold_of, sources, folds, noise_df, tuple(data_warnings), t_start)
     summary = _summary(results, base, config, run)
     if progress is not None:
-        progress("done", len(tasks), len(tasks))
+        progress("done", len(results), len(results))
     return ValidationResult(summary=summary, records=_records(results))
+
+
+def _forecast_all(
+    base: SubjectTask,
+    choice: _PriorChoice,
+    population: Literal["auto", "fit_population", "fallback"],
+    engine: AbstractEngine | EngineOptions | str | None,
+    progress: Callable[[str, int, int], None] | None,
+) -> tuple[SubjectTask, list[SubjectResult], set[str]]:
+    """Population priors, then every target's twin, on one engine."""
+    problems = choice.problems
+    with using_engine(engine) as eng:
+        cache = _prefit(choice, population, base.starts, base.seed, eng, progress)
+        priors, sources = _priors(choice, cache, population, base.starts, base.seed, progress)
+        base = replace(
+            base, report=_reportable_limit(problems.values()), empirical=_empirical_table(problems)
+        )
+        targets = choice.cohort.targets
+        tasks = [replace(base, subject=s, index=i, prior=priors[s]) for i, s in enumerate(targets)]
+        return base, _run_subjects(tasks, eng, progress), sources
+
+
+def _run_subjects(
+    tasks: Sequence[SubjectTask],
+    eng: AbstractEngine,
+    progress: Callable[[str, int, int], None] | None,
+) -> list[SubjectResult]:
+    """Build and score every subject's twin on the engine (one task a chunk: subjects are uneven)."""
+    return eng.map(run_subject, list(tasks), progress=_hook(progress, "twins"), chunksize=1)
+
+
+def _hook(
+    progress: Callable[[str, int, int], None] | None, what: str
+) -> Callable[[int, int], None]:
+    def hook(done: int, total: int) -> None:
+        if progress is not None:
+            progress(what, done, total)
+
+    return hook
 
 
 @dataclass(frozen=True)
@@ -362,40 +406,73 @@ def _folds(targets: list[str], folds: int | None, seed: int) -> dict[str, int]:
     return {sid: j % folds for j, sid in enumerate(shuffled)}
 
 
-def _priors(
-    cohort: _Cohort,
-    problems: Mapping[str, CalibrationProblem],
-    fold_of: Mapping[str, int],
+@dataclass(frozen=True)
+class _PriorChoice:
+    """Which other subjects enter each target's population prior (never the target itself)."""
+
+    cohort: _Cohort
+    problems: Mapping[str, CalibrationProblem]
+    fold_of: Mapping[str, int]
+    population_subjects: int | None
+    seed: int
+
+    def others(self, target: str) -> dict[str, CalibrationProblem]:
+        held = self.fold_of.get(target)
+        others = {
+            k: v
+            for k, v in self.problems.items()
+            if k != target and (held is None or self.fold_of.get(k) != held)
+        }
+        cap = self.population_subjects
+        if cap is not None and len(others) > cap:
+            # the same subjects for every target (their fits are cached), the target excluded
+            order = np.random.default_rng(self.seed).permutation(self.cohort.population)
+            keep = [k for k in order if k in others][:cap]
+            others = {k: others[k] for k in keep}
+        return others
+
+
+def _prefit(
+    choice: _PriorChoice,
     population: Literal["auto", "fit_population", "fallback"],
-    population_subjects: int | None,
+    starts: int,
+    seed: int,
+    eng: AbstractEngine,
+    progress: Callable[[str, int, int], None] | None,
+) -> dict[str, SubjectFit]:
+    """The per-subject fits every fallback prior needs, run once each on the engine (the same
+    fits, with the same seeds, as the priors would run one by one)."""
+    if population == "fit_population" or (population == "auto" and fit_population_available()):
+        return {}
+    needed = sorted({k for s in choice.cohort.targets for k in choice.others(s)})
+    jobs = [(choice.problems[k], starts, seed) for k in needed]
+    fits = eng.map(try_subject_fit, jobs, progress=_hook(progress, "population fits"), chunksize=1)
+    return {k: f for k, f in zip(needed, fits, strict=True) if f is not None}
+
+
+def _priors(
+    choice: _PriorChoice,
+    cache: dict[str, SubjectFit],
+    population: Literal["auto", "fit_population", "fallback"],
     starts: int,
     seed: int,
     progress: Callable[[str, int, int], None] | None,
 ) -> tuple[dict[str, PopulationPrior], set[str]]:
     """Each target's cross-fitted population prior (never from the target itself) and the
     methods that made them."""
-    pop_order = list(np.random.default_rng(seed).permutation(cohort.population))
-    cache: dict[str, SubjectFit] = {}
     fold_priors: dict[int, PopulationPrior] = {}
     priors: dict[str, PopulationPrior] = {}
     sources: set[str] = set()
-    total = len(cohort.targets)
-    for i, s in enumerate(cohort.targets):
+    total = len(choice.cohort.targets)
+    for i, s in enumerate(choice.cohort.targets):
         if progress is not None:
-            progress(f"subject {s}", i, total)
-        held = fold_of.get(s)
-        others = {
-            k: v for k, v in problems.items() if k != s and (held is None or fold_of.get(k) != held)
-        }
-        if population_subjects is not None and len(others) > population_subjects:
-            # the same subjects for every target (their fits are cached), the target excluded
-            keep = [k for k in pop_order if k in others][:population_subjects]
-            others = {k: others[k] for k in keep}
+            progress(f"prior for {s}", i, total)
+        held = choice.fold_of.get(s)
         if held is not None and held in fold_priors:
             prior = fold_priors[held]
         else:
             prior = population_prior_from(
-                others, method=population, cache=cache, starts=starts, seed=seed
+                choice.others(s), method=population, cache=cache, starts=starts, seed=seed
             )
             if held is not None:
                 fold_priors[held] = prior

@@ -61,6 +61,16 @@ def subject_fit(problem: CalibrationProblem, *, starts: int = 8, seed: int = 0) 
     )
 
 
+def try_subject_fit(job: tuple[CalibrationProblem, int, int]) -> SubjectFit | None:
+    """:func:`subject_fit` of ``(problem, starts, seed)``, ``None`` where the fit fails (an
+    engine task: module level, picklable)."""
+    problem, starts, seed = job
+    try:
+        return subject_fit(problem, starts=starts, seed=seed)
+    except FitError:
+        return None
+
+
 def fallback_population_prior(
     problems: Mapping[str, CalibrationProblem],
     *,
