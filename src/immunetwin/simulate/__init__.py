@@ -8,7 +8,6 @@ from ._api import simulate as simulate
 from ._codegen import CompiledModel as CompiledModel
 from ._codegen import cache_dir as cache_dir
 from ._codegen import compile_model as compile_model
-from ._ssa import SSAOptions as SSAOptions
 from ._logical_bridge import PhenotypeCoupling as PhenotypeCoupling
 from ._logical_bridge import couple as couple
 from ._logical_bridge import coupled_values as coupled_values
@@ -26,6 +25,7 @@ from ._logical_fixpoints import fixpoints as fixpoints
 from ._logical_fixpoints import trap_spaces as trap_spaces
 from ._logical_stochastic import PhenotypeProbabilities as PhenotypeProbabilities
 from ._logical_stochastic import stochastic_logical as stochastic_logical
+from ._ssa import SSAOptions as SSAOptions
 from ._trajectory import MemberFailure as MemberFailure
 from ._trajectory import NegativeState as NegativeState
 from ._trajectory import Trajectory as Trajectory
