@@ -193,7 +193,12 @@ def test_new_lint_rules() -> None:
     assert len(ok_mix) == 1 and ok_mix[0].severity is Severity.WARNING
     assert list(UnknownUnit().check(_ds(_o(unit="furlongs/fortnight"))))
     clash = list(ConflictingValues().check(_ds(_o(2.0), _o(2.0, v=2e5, origin="row 9"))))
-    assert len(clash) == 1 and clash[0].row == "row 9" and "conflicts with" in clash[0].message
+    assert (
+        len(clash) == 1
+        and clash[0].severity is Severity.WARNING
+        and clash[0].row == "row 9"
+        and "conflicts with" in clash[0].message
+    )
     replicates = _ds(_o(2.0, sample="a"), _o(2.0, v=2e5, sample="b"))
     assert not list(ConflictingValues().check(replicates))
     assert not list(ConflictingValues().check(_ds(_o(2.0), _o(2.0))))  # a duplicate, not a clash
