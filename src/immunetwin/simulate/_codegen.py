@@ -367,7 +367,7 @@ class CompiledModel:
         *,
         x0: np.ndarray[Any, Any] | None = None,
         sens_idx: np.ndarray[Any, Any] | None = None,
-        method: int = 0,
+        method: int | str = 0,
         rtol: float = 1e-6,
         atol: float = 1e-9,
         max_steps: int = 100_000,
@@ -390,7 +390,8 @@ class CompiledModel:
         sens_idx
             Slot indices to compute sensitivities for (requires ``sensitivities=True``).
         method
-            0 auto, 1 stiff (Rodas), 2 non-stiff (Dormand-Prince).
+            A registered solver name or its code (``solvers.solver_code``): 0 auto,
+            1 stiff (Rodas5), 2 non-stiff (Dormand-Prince 5(4)).
 
         Returns
         -------
@@ -398,7 +399,7 @@ class CompiledModel:
             Outputs ``(N, T, m)``, sensitivities ``(N, T, m, k)``, solver status per member
             (0 = ok, see ``STATUS_MESSAGES``) and the time each member reached.
         """
-        from ._solvers import solve_batch
+        from .solvers import event_flags, solve_batch
 
         ps = np.ascontiguousarray(np.atleast_2d(ps), dtype=float)
         n_members = ps.shape[0]
@@ -411,6 +412,16 @@ class CompiledModel:
         )
         if idx.size and not self.sensitivities:
             raise ValueError("this compiled model was built without sensitivities")
+        events = event_flags(  # type: ignore[no-untyped-call]
+            len(self.events),
+            self.ev_persistent,
+            self.ev_initial_value,
+            self.ev_from_trigger,
+            self.ev_has_delay,
+            self.ev_has_priority,
+            self.ev_n_assign,
+            self.ev_time_only,
+        )
         out: tuple[Any, Any, Any, Any] = solve_batch(  # type: ignore[no-untyped-call]
             self.fn,
             self.n_states,
@@ -421,19 +432,13 @@ class CompiledModel:
             np.ascontiguousarray(times, dtype=float),
             np.ascontiguousarray(x0, dtype=float),
             ps,
-            int(method),
+            method,
             float(rtol),
             float(atol),
             int(max_steps),
             0.0,
             idx,
-            self.ev_persistent,
-            self.ev_initial_value,
-            self.ev_from_trigger,
-            self.ev_has_delay,
-            self.ev_has_priority,
-            self.ev_n_assign,
-            self.ev_time_only,
+            events,
             parallel=parallel,
         )
         return out
