@@ -9,7 +9,7 @@ See docs/architecture.md, "How to add a solver".
 Low-level entry points (hand-written model functions): :func:`solve_one`, :func:`solve_batch`.
 """
 
-from . import _auto, _dopri5, _rodas5
+from . import _auto, _dopri5, _rk4, _rodas5
 from ._base import AbstractSolver as AbstractSolver
 from ._base import implement as implement
 from ._ffi import MODEL_SIG as MODEL_SIG
@@ -29,3 +29,4 @@ from ._run import solve_one as solve_one
 register_solver(_auto.AUTO)
 register_solver(_rodas5.RODAS5)
 register_solver(_dopri5.DOPRI5)
+register_solver(_rk4.RK4)
