@@ -453,7 +453,7 @@ def _generator_fingerprint() -> str:
     if not _FINGERPRINT:
         here = Path(__file__).resolve().parent
         h = hashlib.sha256(CODEGEN_VERSION.encode())
-        for name in ("_codegen.py", "_flatten.py"):
+        for name in ("_codegen.py", "_flatten.py", "_flatten_rules.py", "_flatten_values.py"):
             h.update((here / name).read_bytes())
         _FINGERPRINT.append(h.hexdigest()[:16])
     return _FINGERPRINT[0]
