@@ -282,6 +282,98 @@ def _new_work(prob, p_arr, ws, piv_a):
 
 
 @njit(cache=True, error_model="numpy")
+def _clip(h, hmax, t, t_stop):
+    """The step to try: at most ``hmax``, cut to land exactly on ``t_stop`` when near it."""
+    if h > hmax:
+        h = hmax
+    h_try = h
+    t_new = t + h_try
+    if t_new >= t_stop - 16.0 * _EPS * max(abs(t_stop), 1.0) * 4.0 or h_try >= t_stop - t:
+        h_try = t_stop - t
+        t_new = t_stop
+    return h, h_try, t_new
+
+
+@njit(cache=True, error_model="numpy")
+def _next_h(errn, errold, h, h_try, last_rejected, expo1, beta, facmax):
+    """The step after an accepted one (Hairer's PI controller, as in DOPRI5 and RODAS)."""
+    fac = errn**expo1 / max(errold, 1e-4) ** beta / 0.9
+    fac = max(1.0 / facmax, min(5.0, fac))
+    hnew = h_try / fac
+    if last_rejected:
+        hnew = min(hnew, h_try)
+    if h_try < h:  # truncated at a hard stop: keep the planned step
+        hnew = max(hnew, h)
+    return hnew
+
+
+@njit(cache=True, error_model="numpy")
+def _stiff_test(s1, w, h_try, policy, iasti, nonsti):
+    """Hairer's stiffness test on the first method's step: ``(switch now, iasti, nonsti)``."""
+    if stiffness(s1, w, h_try) > policy.limit:
+        nonsti = 0
+        iasti += 1
+        if iasti >= policy.stiff_steps:
+            return True, iasti, nonsti
+    else:
+        nonsti += 1
+        if nonsti >= 6:
+            iasti = 0
+    return False, iasti, nonsti
+
+
+@njit(cache=True, error_model="numpy")
+def _dense_outputs(s1, s2, use2, w, o, t, h_try, t_land, t_out, io):
+    """Outputs strictly before the landing time, from the dense output; returns the next row."""
+    T = t_out.shape[0]
+    while io < T and t_out[io] < t_land:
+        _dense(s1, s2, use2, (t_out[io] - t) / h_try, w)
+        _record(w, o, t_out[io], w.zd, io)
+        io += 1
+    return io
+
+
+@njit(cache=True, error_model="numpy")
+def _move(s1, s2, use2, w, t, h_try, t_land, t_new):
+    """Move the state to the landing time; returns whether ``w.F0`` holds f there (FSAL)."""
+    if t_land < t_new:
+        _dense(s1, s2, use2, (t_land - t) / h_try, w)
+        for qq in range(w.naug):
+            w.z[qq] = w.zd[qq]
+        return False
+    for qq in range(w.naug):
+        w.z[qq] = w.znew[qq]
+    return _fsal(s1, s2, use2, w)
+
+
+@njit(cache=True, error_model="numpy")
+def _nan_from(Y, DY, io):
+    """Rows from ``io`` on are NaN (a failed member)."""
+    for r in range(io, Y.shape[0]):
+        for i in range(Y.shape[1]):
+            Y[r, i] = np.nan
+            for j in range(DY.shape[2]):
+                DY[r, i, j] = np.nan
+
+
+@njit(cache=True, error_model="numpy")
+def _alloc(prob):
+    """Work arrays of one member: (ws, piv, obuf, dodx, dodp)."""
+    n, m, P = prob.n, prob.m, prob.P
+    k = prob.sens_idx.shape[0]
+    naug = n * (1 + k)
+    nP = n * P if k > 0 else 1
+    nn = max(n * n, 1)
+    return (
+        np.zeros(9 * naug + 8 * naug + 5 * naug + 2 * max(n, 1) + 3 * nn + max(nP, 1)),
+        np.zeros(max(n, 1), np.int64),
+        np.zeros(max(m, 1)),
+        np.zeros(max(m * n, 1) if k > 0 else 1),
+        np.zeros(max(m * P, 1) if k > 0 else 1),
+    )
+
+
+@njit(cache=True, error_model="numpy")
 def integrate(s1, s2, policy, prob, ev, x0, p_arr, Y, DY):
     """Integrate one member; write outputs to Y[T, m], DY[T, m, k]. Returns (status, t_reached).
 
@@ -293,18 +385,12 @@ def integrate(s1, s2, policy, prob, ev, x0, p_arr, Y, DY):
     T = t_out.shape[0]
     k = prob.sens_idx.shape[0]
     naug = n * (1 + k)
-    nP = n * P if k > 0 else 1
     # work arrays; the hot code only sees raw pointers to them (see _ffi.ptr)
-    nn = max(n * n, 1)
-    ws = np.zeros(9 * naug + 8 * naug + 5 * naug + 2 * max(n, 1) + 3 * nn + max(nP, 1))
-    piv_a = np.zeros(max(n, 1), np.int64)
-    obuf_a = np.zeros(max(m, 1))
-    dodx_a = np.zeros(max(m * n, 1) if k > 0 else 1)
-    dodp_a = np.zeros(max(m * P, 1) if k > 0 else 1)
+    ws, piv_a, obuf_a, dodx_a, dodp_a = _alloc(prob)
     w = _new_work(prob, p_arr, ws, piv_a)
     o = Out(m, ptr(Y, 0), ptr(DY, 0), ptr(obuf_a, 0), ptr(dodx_a, 0), ptr(dodp_a, 0))
     q = new_queue(ne, n, k, P, ev.n_assign)
-    z, znew = w.z, w.znew
+    z = w.z
 
     t = prob.t0
     status, io = _start(w, o, ev, q, prob, x0)
@@ -342,13 +428,7 @@ def integrate(s1, s2, policy, prob, ev, x0, p_arr, Y, DY):
         # ---- next hard stop: last output time or a pending delayed execution
         t_stop = next_stop(q, t_final) if ne > 0 else t_final
         hmin = 16.0 * _EPS * max(abs(t), 1e-3 * span)
-        if h > hmax:
-            h = hmax
-        h_try = h
-        t_new = t + h_try
-        if t_new >= t_stop - 16.0 * _EPS * max(abs(t_stop), 1.0) * 4.0 or h_try >= t_stop - t:
-            h_try = t_stop - t
-            t_new = t_stop
+        h, h_try, t_new = _clip(h, hmax, t, t_stop)
         nsteps += 1
         if nsteps > prob.max_steps:
             status = STATUS_TOO_MANY_STEPS
@@ -370,46 +450,20 @@ def integrate(s1, s2, policy, prob, ev, x0, p_arr, Y, DY):
             last_rejected = True
             continue
         # ---- accepted
-        fac = errn**expo1 / max(errold, 1e-4) ** beta / 0.9
-        fac = max(1.0 / facmax, min(5.0, fac))
-        hnew = h_try / fac
-        if last_rejected:
-            hnew = min(hnew, h_try)
-        if h_try < h:  # truncated at a hard stop: keep the planned step
-            hnew = max(hnew, h)
+        hnew = _next_h(errn, errold, h, h_try, last_rejected, expo1, beta, facmax)
         last_rejected = False
         errold = max(errn, 1e-4)
         _accept(s1, s2, use2, w, h_try)
         switch = False
         if policy.switching and not use2:
-            if stiffness(s1, w, h_try) > policy.limit:
-                nonsti = 0
-                iasti += 1
-                if iasti >= policy.stiff_steps:
-                    switch = True
-            else:
-                nonsti += 1
-                if nonsti >= 6:
-                    iasti = 0
+            switch, iasti, nonsti = _stiff_test(s1, w, h_try, policy, iasti, nonsti)
         # ---- trigger crossings within (t, t_new]
         changed = False
         t_land = t_new
         if ne > 0:
             changed, t_land = _locate(s1, s2, use2, w, q, ne, t, h_try, t_new, t_out, io)
-        # ---- outputs strictly before the landing time, from the dense output
-        while io < T and t_out[io] < t_land:
-            _dense(s1, s2, use2, (t_out[io] - t) / h_try, w)
-            _record(w, o, t_out[io], w.zd, io)
-            io += 1
-        if t_land < t_new:
-            _dense(s1, s2, use2, (t_land - t) / h_try, w)
-            for qq in range(naug):
-                z[qq] = w.zd[qq]
-            f0_valid = False
-        else:
-            for qq in range(naug):
-                z[qq] = znew[qq]
-            f0_valid = _fsal(s1, s2, use2, w)
+        io = _dense_outputs(s1, s2, use2, w, o, t, h_try, t_land, t_out, io)
+        f0_valid = _move(s1, s2, use2, w, t, h_try, t_land, t_new)
         t = t_land
         jac_valid = False
         h = hnew
@@ -434,9 +488,5 @@ def integrate(s1, s2, policy, prob, ev, x0, p_arr, Y, DY):
     # the loop above only used raw pointers into them
     keep = ws.size + piv_a.size + obuf_a.size + dodx_a.size + dodp_a.size
     if status != 0 and keep > 0:
-        for r in range(io, T):
-            for i in range(m):
-                Y[r, i] = np.nan
-                for j in range(k):
-                    DY[r, i, j] = np.nan
+        _nan_from(Y, DY, io)
     return status, t
