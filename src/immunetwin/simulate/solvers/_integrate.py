@@ -54,7 +54,7 @@ class Out(NamedTuple):
     dodp: Any
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _record(w, o, t, zz, io):
     """Outputs (and output sensitivities) at (t, zz) into row ``io`` of Y, DY."""
     f, p, n, k, P, m = w.f, w.p, w.n, w.k, w.P, o.m
@@ -73,7 +73,7 @@ def _record(w, o, t, zz, io):
                 o.DYp[(io * m + i) * k + j] = s
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _all_finite(a, nn):
     for q in range(nn):  # noqa: SIM110 - explicit loop for numba
         if not math.isfinite(a[q]):
@@ -135,7 +135,7 @@ def _first_step(w, t, hmax):
     return min(100.0 * h, h1, hmax)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _dense(s1, s2, use2, theta, w):
     """The dense output of the last step (by the solver that took it) at ``theta`` into w.zd."""
     if use2:
@@ -226,14 +226,14 @@ def _events_after_step(w, ev, q, prob, t, changed):
     return status, nx
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _control(s1, s2, use2):
     if use2:
         return controller(s2)
     return controller(s1)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _try_step(s1, s2, use2, w, t, h, jac_valid):
     """Prepare (once per step start) and take one step; returns the error norm."""
     if use2:
@@ -245,7 +245,7 @@ def _try_step(s1, s2, use2, w, t, h, jac_valid):
     return step(s1, w, t, h)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _accept(s1, s2, use2, w, h):
     """Dense output of the accepted step (by the method that took it)."""
     if use2:
@@ -254,7 +254,7 @@ def _accept(s1, s2, use2, w, h):
         dense_prepare(s1, w, h)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _fsal(s1, s2, use2, w):
     if use2:
         return fsal(s2, w)
@@ -281,7 +281,7 @@ def _new_work(prob, p_arr, ws, piv_a):
     )  # fmt: skip
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _clip(h, hmax, t, t_stop):
     """The step to try: at most ``hmax``, cut to land exactly on ``t_stop`` when near it."""
     if h > hmax:
@@ -294,7 +294,7 @@ def _clip(h, hmax, t, t_stop):
     return h, h_try, t_new
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _next_h(errn, errold, h, h_try, last_rejected, expo1, beta, facmax):
     """The step after an accepted one (Hairer's PI controller, as in DOPRI5 and RODAS)."""
     fac = errn**expo1 / max(errold, 1e-4) ** beta / 0.9
@@ -307,7 +307,7 @@ def _next_h(errn, errold, h, h_try, last_rejected, expo1, beta, facmax):
     return hnew
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _stiff_test(s1, w, h_try, policy, iasti, nonsti):
     """Hairer's stiffness test on the first method's step: ``(switch now, iasti, nonsti)``."""
     if stiffness(s1, w, h_try) > policy.limit:
@@ -322,7 +322,7 @@ def _stiff_test(s1, w, h_try, policy, iasti, nonsti):
     return False, iasti, nonsti
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _dense_outputs(s1, s2, use2, w, o, t, h_try, t_land, t_out, io):
     """Outputs strictly before the landing time, from the dense output; returns the next row."""
     T = t_out.shape[0]
@@ -333,7 +333,7 @@ def _dense_outputs(s1, s2, use2, w, o, t, h_try, t_land, t_out, io):
     return io
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _move(s1, s2, use2, w, t, h_try, t_land, t_new):
     """Move the state to the landing time; returns whether ``w.F0`` holds f there (FSAL)."""
     if t_land < t_new:
