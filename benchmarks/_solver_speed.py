@@ -12,7 +12,7 @@ import time
 import numpy as np
 from numba import cfunc
 
-from immunetwin.simulate._solvers import MODEL_SIG, solve_batch, solve_one
+from immunetwin.simulate.solvers import MODEL_SIG, solve_batch, solve_one
 
 # states: T R E I V F C ; parameters:
 #  0 beta 1 phi 2 rho 3 k 4 delta 5 kC 6 p 7 c 8 q 9 d 10 r 11 Kc 12 sC 13 dC
@@ -153,7 +153,7 @@ def timeit(fn, reps):
 
 def batch(PS, method, sens=None, parallel=True):
     return solve_batch(model, 7, 7, N_PARAMS, 0, 0.0, T_OUT, X0, PS, method, 1e-6, 1e-6, 100_000,
-                       0.0, sens, None, None, None, None, None, None, None, parallel)  # fmt: skip
+                       0.0, sens, parallel=parallel)  # fmt: skip
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Tests of the compiled solvers (immunetwin.simulate._solvers) on hand-written model functions."""
+"""Tests of the compiled solvers (immunetwin.simulate.solvers) on hand-written model functions."""
 
 from __future__ import annotations
 
@@ -7,19 +7,22 @@ import pytest
 from numba import cfunc, njit
 from scipy.integrate import solve_ivp
 
-from immunetwin.simulate._solvers import (
-    METHOD_AUTO,
-    METHOD_NONSTIFF,
-    METHOD_STIFF,
+from immunetwin.simulate.solvers import (
     MODEL_SIG,
-    STATUS_EVENT_CASCADE,
-    STATUS_NONFINITE,
     STATUS_OK,
-    STATUS_SENS_STATE_EVENT,
-    STATUS_STEP_UNDERFLOW,
+    event_flags,
     solve_batch,
     solve_one,
+    solver_code,
 )
+
+STATUS_STEP_UNDERFLOW = 2
+STATUS_NONFINITE = 3
+STATUS_SENS_STATE_EVENT = 4
+STATUS_EVENT_CASCADE = 5
+METHOD_AUTO = solver_code("auto")
+METHOD_STIFF = solver_code("stiff")
+METHOD_NONSTIFF = solver_code("nonstiff")
 
 BOTH = [METHOD_STIFF, METHOD_NONSTIFF]
 ALL = [METHOD_STIFF, METHOD_NONSTIFF, METHOD_AUTO]
@@ -316,21 +319,23 @@ def ev(ne, persistent=True, initial_value=False, from_trigger=False, has_delay=F
         return np.broadcast_to(np.asarray(v, dtype=dt), (ne,)).copy()
 
     return {
-        "ev_persistent": arr(persistent, bool),
-        "ev_initial_value": arr(initial_value, bool),
-        "ev_from_trigger": arr(from_trigger, bool),
-        "ev_has_delay": arr(has_delay, bool),
-        "ev_has_priority": arr(has_priority, bool),
-        "ev_n_assign": arr(n_assign, np.int64),
-        "ev_time_only": arr(time_only, bool),
+        "events": event_flags(
+            ne,
+            persistent=arr(persistent, bool),
+            initial_value=arr(initial_value, bool),
+            from_trigger=arr(from_trigger, bool),
+            has_delay=arr(has_delay, bool),
+            has_priority=arr(has_priority, bool),
+            n_assign=arr(n_assign, np.int64),
+            time_only=arr(time_only, bool),
+        )
     }
 
 
 def run(model, n, m, P, t_out, p, method=METHOD_AUTO, rtol=1e-8, atol=1e-10, sens=None,
         ne=0, x0=None, max_steps=100_000, **evk):  # fmt: skip
     x0 = np.full(n, np.nan) if x0 is None else np.asarray(x0, float)
-    kw = ev(ne, **{a: b for a, b in evk.items() if not a.startswith("ev_")}) if ne else {}
-    kw.update({a: b for a, b in evk.items() if a.startswith("ev_")})
+    kw = ev(ne, **{a.removeprefix("ev_"): b for a, b in evk.items()}) if ne else {}
     return solve_one(model, n, m, P, ne, 0.0, np.asarray(t_out, float), x0, np.asarray(p, float),
                      method, rtol, atol, max_steps, 0.0, sens, **kw)  # fmt: skip
 
@@ -527,7 +532,7 @@ def test_batch_equals_member_by_member(parallel):
     sens = np.array([0, 2])
     evk = ev(0)
     Y, DY, st, tr = solve_batch(lv, 2, 2, 5, 0, 0.0, t, X0, PS, METHOD_AUTO, 1e-7, 1e-9, 10_000,
-                                0.0, sens, *evk.values(), parallel=parallel)  # fmt: skip
+                                0.0, sens, parallel=parallel, **evk)  # fmt: skip
     assert Y.shape == (N, 9, 2) and DY.shape == (N, 9, 2, 2)
     assert (st == STATUS_OK).all() and (tr == 8.0).all()
     for i in range(0, N, 37):

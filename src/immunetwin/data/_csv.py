@@ -20,15 +20,15 @@ from immunetwin.errors import DataError
 
 from ._checks import check_times
 from ._provenance import Provenance, package_version, sha256_file, sidecar_path
-from ._records import (
+from ._record_types import (
     FRAME_COLUMNS,
-    Dataset,
     Intervention,
     InterventionKind,
     SkippedRecord,
     Subject,
     _none_if_nan,
 )
+from ._records import Dataset
 
 __all__ = [
     "read_csv",

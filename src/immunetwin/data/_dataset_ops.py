@@ -2,8 +2,9 @@
 
 The methods stay on :class:`~immunetwin.data.Dataset` (``to_frame``, ``from_frame``,
 ``rebase``, ``convert_units``, ``apply_standard_curve``); they call the helpers here, which
-keeps :mod:`immunetwin.data._records` to the record types themselves. This module imports
-:mod:`._records`; ``_records`` imports this one inside its methods (no import cycle at load).
+keeps :mod:`immunetwin.data._records` to the record types themselves. This module imports the
+leaf records (:mod:`._record_types`) and knows :class:`Dataset` only as a type; ``_records``
+imports this one (no import cycle).
 """
 
 from __future__ import annotations
@@ -11,23 +12,25 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from immunetwin.errors import DataError
 
-from ._records import (
+from ._record_types import (
     FRAME_COLUMNS,
     TIDY_COLUMNS,
     Censoring,
-    Dataset,
     Observation,
     Subject,
     _none_if_nan,
 )
 from ._units import StandardCurve, convert_value, parse_unit
+
+if TYPE_CHECKING:
+    from ._records import Dataset
 
 __all__ = [
     "apply_curve",

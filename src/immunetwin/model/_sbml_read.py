@@ -14,7 +14,7 @@ import libsbml
 import sympy as sp
 
 from ..errors import SBMLError, UnsupportedSBMLFeature
-from ._sbml import IMMUNETWIN_NS, RESERVED_IDS, MathReader, restore_float
+from ._sbml_math import IMMUNETWIN_NS, RESERVED_IDS, MathReader, restore_float
 from ._spec import (
     AlgebraicRule,
     AssignmentRule,

@@ -22,7 +22,7 @@ import libsbml
 import sympy as sp
 
 from ..errors import ModelError
-from ._sbml import IMMUNETWIN_NS, MathWriter, float_key
+from ._sbml_math import IMMUNETWIN_NS, MathWriter, float_key
 from ._spec import ModelSpec, Parameter
 
 __all__ = ["write_sbml"]

@@ -17,6 +17,7 @@ from ..model import ModelSpec
 from ._codegen import CompiledModel, compile_model
 from ._ssa import STOCHASTIC_METHODS, SSAOptions, refuse_draws, simulate_ssa
 from ._trajectory import MemberFailure, NegativeState, Trajectory, find_negative_states
+from .solvers import STATUS_MESSAGES, solver_code, solver_names
 
 __all__ = ["Backend", "Method", "SolverOptions", "method_code", "simulate"]
 
@@ -42,12 +43,9 @@ class Method(StrEnum):
     NONSTIFF = "nonstiff"
 
 
-_METHOD_CODE = {Method.AUTO: 0, Method.STIFF: 1, Method.NONSTIFF: 2}
-
-
 def method_code(method: Method | str) -> int:
-    """The solver's integer code of ``method`` (for :meth:`CompiledModel.run`)."""
-    return _METHOD_CODE[Method(method)]
+    """The solver's integer code of ``method``, a registered name (for :meth:`CompiledModel.run`)."""
+    return solver_code(str(method))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,8 +58,10 @@ class SolverOptions:
         Relative and absolute error tolerances.
     max_steps : int
         Maximum number of steps per simulation.
-    method : Method
-        Integration method (compiled backend).
+    method : Method or str
+        Integration method of the compiled backend: a :class:`Method` or any registered solver
+        name (``immunetwin.simulate.solvers.solver_names()``: ``"auto"``, ``"rodas5"``,
+        ``"dopri5"``, ...).
     parallel : bool
         Run batches in parallel over the cores (compiled backend).
     """
@@ -69,12 +69,16 @@ class SolverOptions:
     rtol: float = 1e-6
     atol: float = 1e-9
     max_steps: int = 100_000
-    method: Method = Method.AUTO
+    method: Method | str = Method.AUTO
     parallel: bool = True
 
     def __post_init__(self) -> None:
         if not (self.rtol > 0 and self.atol > 0):
             raise ValueError("SolverOptions: rtol and atol must be positive")
+        if str(self.method) not in solver_names():
+            raise ValueError(
+                f"SolverOptions: unknown method {self.method!r}; registered: {solver_names()}"
+            )
         if self.max_steps < 1:
             raise ValueError("SolverOptions: max_steps must be >= 1")
 
@@ -362,14 +366,12 @@ def _simulate_compiled(
         bad = [e for e, ok in zip(cm.events, cm.ev_time_only, strict=True) if not ok]
         raise UnsupportedFeature("sensitivities across state-triggered events", ",".join(bad))
     sens_idx = np.asarray([slot_index[s] for s in sens_names], dtype=np.int64)
-    from ._solvers import STATUS_MESSAGES
-
     y, dy, status, t_reached = cm.run(
         tout,
         ps,
         x0=x0,
         sens_idx=sens_idx,
-        method=_METHOD_CODE[Method(opts.method)],
+        method=solver_code(str(opts.method)),
         rtol=opts.rtol,
         atol=opts.atol,
         max_steps=opts.max_steps,

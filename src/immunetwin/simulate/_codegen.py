@@ -372,7 +372,7 @@ class CompiledModel:
         *,
         x0: np.ndarray[Any, Any] | None = None,
         sens_idx: np.ndarray[Any, Any] | None = None,
-        method: int = 0,
+        method: int | str = 0,
         rtol: float = 1e-6,
         atol: float = 1e-9,
         max_steps: int = 100_000,
@@ -395,7 +395,8 @@ class CompiledModel:
         sens_idx
             Slot indices to compute sensitivities for (requires ``sensitivities=True``).
         method
-            0 auto, 1 stiff (Rodas), 2 non-stiff (Dormand-Prince).
+            A registered solver name or its code (``solvers.solver_code``): 0 auto,
+            1 stiff (Rodas5), 2 non-stiff (Dormand-Prince 5(4)).
 
         Returns
         -------
@@ -403,7 +404,7 @@ class CompiledModel:
             Outputs ``(N, T, m)``, sensitivities ``(N, T, m, k)``, solver status per member
             (0 = ok, see ``STATUS_MESSAGES``) and the time each member reached.
         """
-        from ._solvers import solve_batch
+        from .solvers import event_flags, solve_batch
 
         ps = np.ascontiguousarray(np.atleast_2d(ps), dtype=float)
         n_members = ps.shape[0]
@@ -416,6 +417,16 @@ class CompiledModel:
         )
         if idx.size and not self.sensitivities:
             raise ValueError("this compiled model was built without sensitivities")
+        events = event_flags(  # type: ignore[no-untyped-call]
+            len(self.events),
+            self.ev_persistent,
+            self.ev_initial_value,
+            self.ev_from_trigger,
+            self.ev_has_delay,
+            self.ev_has_priority,
+            self.ev_n_assign,
+            self.ev_time_only,
+        )
         out: tuple[Any, Any, Any, Any] = solve_batch(  # type: ignore[no-untyped-call]
             self.fn,
             self.n_states,
@@ -426,19 +437,13 @@ class CompiledModel:
             np.ascontiguousarray(times, dtype=float),
             np.ascontiguousarray(x0, dtype=float),
             ps,
-            int(method),
+            method,
             float(rtol),
             float(atol),
             int(max_steps),
             0.0,
             idx,
-            self.ev_persistent,
-            self.ev_initial_value,
-            self.ev_from_trigger,
-            self.ev_has_delay,
-            self.ev_has_priority,
-            self.ev_n_assign,
-            self.ev_time_only,
+            events,
             parallel=parallel,
         )
         return out
@@ -453,7 +458,7 @@ def _generator_fingerprint() -> str:
     if not _FINGERPRINT:
         here = Path(__file__).resolve().parent
         h = hashlib.sha256(CODEGEN_VERSION.encode())
-        for name in ("_codegen.py", "_flatten.py"):
+        for name in ("_codegen.py", "_flatten.py", "_flatten_rules.py", "_flatten_values.py"):
             h.update((here / name).read_bytes())
         _FINGERPRINT.append(h.hexdigest()[:16])
     return _FINGERPRINT[0]

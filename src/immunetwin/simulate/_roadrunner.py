@@ -221,75 +221,9 @@ def run_roadrunner(
         raise ValueError("run_roadrunner: outputs and kinds differ in length")
     times = np.asarray(times, dtype=float)
     n_members, n_times, n_out = len(param_sets), times.shape[0], len(outputs)
-    kinds_by_id = spec.ids()
-
-    # libRoadRunner's "dynamic properties" put every species id on the RoadRunner *class*, and
-    # delete them again on the next load: a model with a species named "reset" or "simulate"
-    # would remove that method from the class for the rest of the process.
-    roadrunner.Config.setValue(roadrunner.Config.ROADRUNNER_DISABLE_PYTHON_DYNAMIC_PROPERTIES, True)
-    rr = roadrunner.RoadRunner(sbml)
-    rr.setIntegrator("cvode")
-    integrator = rr.getIntegrator()
-    integrator.setValue("relative_tolerance", float(rtol))
-    integrator.setValue("absolute_tolerance", float(atol))
-    integrator.setValue("maximum_num_steps", int(max_steps))
-
-    # ---- what to read: unique selections, then a recipe per output
-    selections: list[str] = []
-    position: dict[str, int] = {}
-
-    def column(sel: str) -> int:
-        if sel not in position:
-            position[sel] = len(selections)
-            selections.append(sel)
-        return position[sel]
-
-    recipes: list[int | tuple[_Observable, list[int]]] = []
-    for name, kind in zip(outputs, kinds, strict=True):
-        if kind == "observable":
-            obs = _Observable(spec, name, kinds_by_id)
-            recipes.append((obs, [column(s) for s in obs.selections]))
-        else:
-            recipes.append(column(_output_selection(spec, kinds_by_id, name, kind)))
-    if not selections:
-        column("time")
-    for sel in selections:
-        if sel == "time" or sel.endswith("'"):
-            continue
-        try:
-            rr.getValue(sel)
-        except Exception as exc:
-            raise ModelError(
-                f"model '{spec.id}': libRoadRunner has no value '{sel}' ({exc})"
-            ) from None
-
-    # ---- how to set values: init(x) before the reset (slow in libRoadRunner, ~25 ms, so only
-    # for ids that initial values depend on), or the value itself after the reset
-    ia_targets = {ia.variable for ia in spec.initial_assignments}
-    slow = _initial_dependencies(spec) - ia_targets
-    member_settings: list[tuple[dict[str, float], dict[str, float]]] = []
-    for params, initial in zip(param_sets, initial_sets, strict=True):
-        before: dict[str, float] = {}
-        after: dict[str, float] = {}
-        for given, what in ((params, "parameter"), (initial, "species")):
-            for name, value in given.items():
-                key = _initial_key(spec, kinds_by_id, name, what)
-                if name in slow or kinds_by_id.get(name) == "compartment":
-                    before[f"init({key})"] = float(value)
-                else:
-                    after[key] = float(value)
-        member_settings.append((before, after))
-    defaults: dict[str, float] = {}
-    for before, _ in member_settings:
-        for key in before:
-            if key not in defaults:
-                try:
-                    defaults[key] = float(rr.getValue(key))
-                except Exception as exc:
-                    raise ModelError(
-                        f"model '{spec.id}': cannot set '{key}' in libRoadRunner ({exc})"
-                    ) from None
-
+    rr = _load(sbml, rtol, atol, max_steps)
+    selections, recipes = _read_plan(spec, rr, outputs, kinds)
+    member_settings, defaults = _member_settings(spec, rr, param_sets, initial_sets)
     prepend = not (n_times > 0 and times[0] == t0)
     sim_times = np.concatenate([[t0], times]) if prepend else times
     values = np.full((n_members, n_times, n_out), np.nan)
@@ -315,6 +249,100 @@ def run_roadrunner(
     return values, failures
 
 
+def _load(sbml: str, rtol: float, atol: float, max_steps: int) -> Any:
+    """A RoadRunner on ``sbml`` with CVODE at the given tolerances."""
+    import roadrunner
+
+    # libRoadRunner's "dynamic properties" put every species id on the RoadRunner *class*, and
+    # delete them again on the next load: a model with a species named "reset" or "simulate"
+    # would remove that method from the class for the rest of the process.
+    roadrunner.Config.setValue(roadrunner.Config.ROADRUNNER_DISABLE_PYTHON_DYNAMIC_PROPERTIES, True)
+    rr = roadrunner.RoadRunner(sbml)
+    rr.setIntegrator("cvode")
+    integrator = rr.getIntegrator()
+    integrator.setValue("relative_tolerance", float(rtol))
+    integrator.setValue("absolute_tolerance", float(atol))
+    integrator.setValue("maximum_num_steps", int(max_steps))
+    return rr
+
+
+_Recipe = int | tuple[_Observable, list[int]]
+
+
+def _read_plan(
+    spec: ModelSpec, rr: Any, outputs: tuple[str, ...], kinds: tuple[str, ...]
+) -> tuple[list[str], list[_Recipe]]:
+    """What to read: unique selections, then a recipe per output (a column or an observable)."""
+    kinds_by_id = spec.ids()
+    selections: list[str] = []
+    position: dict[str, int] = {}
+
+    def column(sel: str) -> int:
+        if sel not in position:
+            position[sel] = len(selections)
+            selections.append(sel)
+        return position[sel]
+
+    recipes: list[_Recipe] = []
+    for name, kind in zip(outputs, kinds, strict=True):
+        if kind == "observable":
+            obs = _Observable(spec, name, kinds_by_id)
+            recipes.append((obs, [column(s) for s in obs.selections]))
+        else:
+            recipes.append(column(_output_selection(spec, kinds_by_id, name, kind)))
+    if not selections:
+        column("time")
+    for sel in selections:
+        if sel == "time" or sel.endswith("'"):
+            continue
+        try:
+            rr.getValue(sel)
+        except Exception as exc:
+            raise ModelError(
+                f"model '{spec.id}': libRoadRunner has no value '{sel}' ({exc})"
+            ) from None
+    return selections, recipes
+
+
+def _member_settings(
+    spec: ModelSpec,
+    rr: Any,
+    param_sets: list[dict[str, float]],
+    initial_sets: list[dict[str, float]],
+) -> tuple[list[tuple[dict[str, float], dict[str, float]]], dict[str, float]]:
+    """How to set each member's values, and the defaults of what is set before a reset.
+
+    ``init(x)`` is set before the reset (slow in libRoadRunner, ~25 ms, so only for ids that
+    initial values depend on), any other value after the reset.
+    """
+    kinds_by_id = spec.ids()
+    ia_targets = {ia.variable for ia in spec.initial_assignments}
+    slow = _initial_dependencies(spec) - ia_targets
+    member_settings: list[tuple[dict[str, float], dict[str, float]]] = []
+    for params, initial in zip(param_sets, initial_sets, strict=True):
+        before: dict[str, float] = {}
+        after: dict[str, float] = {}
+        for given, what in ((params, "parameter"), (initial, "species")):
+            for name, value in given.items():
+                key = _initial_key(spec, kinds_by_id, name, what)
+                if name in slow or kinds_by_id.get(name) == "compartment":
+                    before[f"init({key})"] = float(value)
+                else:
+                    after[key] = float(value)
+        member_settings.append((before, after))
+    defaults: dict[str, float] = {}
+    for before, _ in member_settings:
+        for key in before:
+            if key not in defaults:
+                try:
+                    defaults[key] = float(rr.getValue(key))
+                except Exception as exc:
+                    raise ModelError(
+                        f"model '{spec.id}': cannot set '{key}' in libRoadRunner ({exc})"
+                    ) from None
+    return member_settings, defaults
+
+
 def _run_members(
     rr: Any,
     member_settings: list[tuple[dict[str, float], dict[str, float]]],
@@ -324,7 +352,7 @@ def _run_members(
     times: _Array,
     prepend: bool,
     selections: list[str],
-    recipes: list[int | tuple[_Observable, list[int]]],
+    recipes: list[_Recipe],
     values: _Array,
     failures: list[tuple[int, str, float]],
 ) -> None:

@@ -1,4 +1,4 @@
-"""Rodas5 Rosenbrock stepper, dense LU and the augmented (forward-sensitivity) right-hand side.
+"""The ``rodas5`` solver: the Rodas5(4) Rosenbrock method, for stiff problems.
 
 Method: Rodas5(4), the 8-stage L-stable, stiffly accurate Rosenbrock method of
 
@@ -19,16 +19,29 @@ first-class function pointer.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, types
-from numba.extending import intrinsic
+from numba import njit
 
-RHS = 0
-JAC = 1
-DFDP = 6
-DFDT = 11
+from ._base import NO_SWITCH, AbstractSolver, implement
+from ._ffi import (
+    DFDP,
+    DFDT,
+    JAC,
+    SQRT_EPS,
+    aug_rhs,
+    call_model,
+    err_norm,
+    lu_factor,
+    lu_solve,
+    ptr,
+    sens_part,
+)
+from ._records import SwitchPolicy
+
+__all__ = ["RODAS5", "Rodas5", "Rodas5Record"]
 
 # --------------------------------------------------------------------------------------------
 # Rodas5 coefficients (transformed form). Rows 6 and 7 of A and the weights b encode the
@@ -135,137 +148,6 @@ RODAS_H = np.array(
 )
 
 
-@intrinsic
-def ptr(typingctx, arr, off):
-    """Raw pointer to ``arr.flat[off]`` (C-contiguous array, or a pointer), no reference counting.
-
-    numba increfs/decrefs every array argument of every compiled call (``arr.ctypes`` too): two
-    atomic operations per array, which cost most of the time of a step and contend between
-    threads. The solvers therefore pass raw pointers to work arrays that outlive the calls.
-    """
-    if isinstance(arr, types.CPointer):
-        sig = arr(arr, off)
-
-        def codegen_p(context, builder, signature, args):
-            return builder.gep(args[0], [args[1]])
-
-        return sig, codegen_p
-    sig = types.CPointer(arr.dtype)(arr, off)
-
-    def codegen(context, builder, signature, args):
-        ary = context.make_array(signature.args[0])(context, builder, args[0])
-        return builder.gep(ary.data, [args[1]])
-
-    return sig, codegen
-
-
-@intrinsic
-def call_model(typingctx, addr, mode, idx, t, x, p, out):
-    """Call the model function at address ``addr`` (an int64, e.g. ``cfunc.address``).
-
-    A raw C call: passing a numba first-class function object between compiled functions costs
-    ~50 ns per call (reference counting), a raw pointer costs nothing.
-    """
-    sig = types.void(types.int64, types.int64, types.int64, types.float64, x, p, out)
-
-    def codegen(context, builder, signature, args):
-        i64 = ir.IntType(64)
-        dbl = ir.DoubleType()
-        dptr = context.get_value_type(types.CPointer(types.float64))
-        fnty = ir.FunctionType(ir.VoidType(), [i64, i64, dbl, dptr, dptr, dptr])
-        fn = builder.inttoptr(args[0], fnty.as_pointer())
-        builder.call(fn, list(args[1:]))
-        return context.get_dummy_value()
-
-    return sig, codegen
-
-
-_SQRT_EPS = math.sqrt(np.finfo(np.float64).eps)
-
-
-# --------------------------------------------------------------------------------------------
-# dense LU with partial pivoting (row-major flat n*n matrix, in place)
-# --------------------------------------------------------------------------------------------
-@njit(cache=True, error_model="numpy")
-def lu_factor(a, n, piv):
-    """Factor ``a`` (flat, row-major n*n) in place, P A = L U; return False when singular.
-
-    L (unit diagonal) below the diagonal, U above it, and 1/U_kk on the diagonal.
-    """
-    for kk in range(n):
-        p = kk
-        amax = abs(a[kk * n + kk])
-        for i in range(kk + 1, n):
-            v = abs(a[i * n + kk])
-            if v > amax:
-                amax = v
-                p = i
-        piv[kk] = p
-        if amax == 0.0 or not math.isfinite(amax):
-            return False
-        if p != kk:
-            for j in range(n):
-                tmp = a[kk * n + j]
-                a[kk * n + j] = a[p * n + j]
-                a[p * n + j] = tmp
-        inv = 1.0 / a[kk * n + kk]
-        a[kk * n + kk] = inv  # the diagonal of U is stored inverted (lu_solve multiplies)
-        for i in range(kk + 1, n):
-            lik = a[i * n + kk] * inv
-            a[i * n + kk] = lik
-            if lik != 0.0:
-                for j in range(kk + 1, n):
-                    a[i * n + j] -= lik * a[kk * n + j]
-    return True
-
-
-@njit(cache=True, error_model="numpy")
-def lu_solve(a, n, piv, b, off):
-    """Solve in place ``A x = b[off:off+n]`` with the factors from :func:`lu_factor`."""
-    for kk in range(n):
-        p = piv[kk]
-        if p != kk:
-            tmp = b[off + kk]
-            b[off + kk] = b[off + p]
-            b[off + p] = tmp
-    for i in range(1, n):
-        s = b[off + i]
-        for j in range(i):
-            s -= a[i * n + j] * b[off + j]
-        b[off + i] = s
-    for i in range(n - 1, -1, -1):
-        s = b[off + i]
-        for j in range(i + 1, n):
-            s -= a[i * n + j] * b[off + j]
-        b[off + i] = s * a[i * n + i]
-
-
-# --------------------------------------------------------------------------------------------
-# augmented right-hand side z = [x, S[:,0], ..., S[:,k-1]]
-# --------------------------------------------------------------------------------------------
-@njit(cache=True, error_model="numpy")
-def sens_part(n, k, P, sens_idx, jb, fpb, z, out, ooff):
-    """out[ooff + n + j*n + i] = sum_l J[i,l] S[l,j] + fp[i, sens_idx[j]]."""
-    for j in range(k):
-        col = sens_idx[j]
-        off = n + j * n
-        for i in range(n):
-            s = fpb[i * P + col]
-            for ll in range(n):
-                s += jb[i * n + ll] * z[off + ll]
-            out[ooff + off + i] = s
-
-
-@njit(cache=True, error_model="numpy")
-def aug_rhs(f, t, z, p, n, k, P, sens_idx, out, ooff, jb, fpb):
-    """Augmented right-hand side at (t, z) into out[ooff : ooff + n*(1+k)]."""
-    call_model(f, RHS, 0, t, ptr(z, 0), ptr(p, 0), ptr(out, ooff))
-    if k > 0:
-        call_model(f, JAC, 0, t, ptr(z, 0), ptr(p, 0), ptr(jb, 0))
-        call_model(f, DFDP, 0, t, ptr(z, 0), ptr(p, 0), ptr(fpb, 0))
-        sens_part(n, k, P, sens_idx, jb, fpb, z, out, ooff)
-
-
 @njit(cache=True, error_model="numpy")
 def rodas_setup(f, t, z, p, n, k, P, sens_idx, F0, J, dT, jb, fpb, xt):
     """Jacobian ``J`` and time derivative ``dT`` (augmented) at the step start.
@@ -285,7 +167,7 @@ def rodas_setup(f, t, z, p, n, k, P, sens_idx, F0, J, dT, jb, fpb, xt):
                 nonzero = True
                 break
         if nonzero:
-            dt = _SQRT_EPS * max(abs(t), 1.0)
+            dt = SQRT_EPS * max(abs(t), 1.0)
             for i in range(n):
                 xt[i] = z[i]
             call_model(f, JAC, 0, t + dt, ptr(xt, 0), ptr(p, 0), ptr(jb, 0))
@@ -339,7 +221,7 @@ def rodas_step(f, t, h, z, p, n, k, P, sens_idx, F0, J, dT, W, piv, K, zs, r, jb
                 xn += z[i] * z[i]
             vn = math.sqrt(vn)
             if vn > 0.0 and math.isfinite(vn):
-                eps = _SQRT_EPS * (1.0 + math.sqrt(xn)) / vn
+                eps = SQRT_EPS * (1.0 + math.sqrt(xn)) / vn
                 for i in range(n):
                     xt[i] = z[i] + eps * r[i]
                 call_model(f, JAC, 0, t, ptr(xt, 0), ptr(p, 0), ptr(jb, 0))
@@ -377,3 +259,79 @@ def rodas_dense_prepare(naug, K, z, znew, D):
             for j in range(RODAS_S):
                 s += RODAS_H[r, j] * K[(j) * naug + q]
             D[(2 + r) * naug + q] = s
+
+
+class Rodas5Record(NamedTuple):
+    """Rodas5 in compiled code: its step-size controller constants."""
+
+    expo1: float = 0.7 / 5.0
+    beta: float = 0.4 / 5.0
+    facmax: float = 6.0
+    reject_exponent: float = 0.25
+
+
+@njit(cache=True, error_model="numpy")
+def _prepare(s, w, t):
+    rodas_setup(
+        w.f, t, w.z, w.p, w.n, w.k, w.P, w.sens_idx, w.F0, w.J, w.dT, w.jb, w.fpb, w.xt
+    )  # fmt: skip
+
+
+@njit(cache=True, error_model="numpy")
+def _step(s, w, t, h):
+    ok = rodas_step(
+        w.f, t, h, w.z, w.p, w.n, w.k, w.P, w.sens_idx, w.F0, w.J, w.dT, w.W, w.piv, w.K,
+        w.zs, w.rr, w.jb, w.fpb, w.xt, w.znew,
+    )  # fmt: skip
+    if ok:
+        return err_norm(w.naug, w.K, 7 * w.naug, w.z, w.znew, w.rtol, w.atol)
+    return np.inf
+
+
+@njit(cache=True, error_model="numpy")
+def _dense_prepare(s, w, h):
+    rodas_dense_prepare(w.naug, w.K, w.z, w.znew, w.D)
+
+
+@njit(cache=True, error_model="numpy")
+def _dense_eval(s, theta, naug, D, out):
+    th1 = 1.0 - theta
+    for q in range(naug):
+        out[q] = th1 * D[0 * naug + q] + theta * (
+            D[1 * naug + q]
+            + th1 * (D[2 * naug + q] + theta * (D[3 * naug + q] + theta * D[4 * naug + q]))
+        )
+
+
+@njit(cache=True, error_model="numpy")
+def _controller(s):
+    return s.expo1, s.beta, s.facmax, s.reject_exponent
+
+
+implement(
+    Rodas5Record,
+    prepare=_prepare,
+    step=_step,
+    dense_prepare=_dense_prepare,
+    dense_eval=_dense_eval,
+    controller=_controller,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rodas5(AbstractSolver):
+    """Rodas5(4): 8-stage L-stable, stiffly accurate Rosenbrock method with 4th-order dense output."""
+
+    name: str = "rodas5"
+    aliases: tuple[str, ...] = ("stiff",)
+    order: int = 5
+    dense_order: int = 4
+    stiff: bool = True
+
+    def kernel_records(self) -> tuple[Any, Any, SwitchPolicy]:
+        """One method, no switching."""
+        r = Rodas5Record()
+        return r, r, NO_SWITCH
+
+
+RODAS5 = Rodas5()

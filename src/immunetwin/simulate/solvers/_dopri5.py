@@ -1,4 +1,4 @@
-"""Dormand-Prince 5(4) stepper with FSAL, Shampine's 4th-order dense output and Hairer's stiffness test.
+"""The ``dopri5`` solver: Dormand-Prince 5(4) with FSAL, Shampine's 4th-order dense output and Hairer's stiffness test.
 
 J. R. Dormand and P. J. Prince, "A family of embedded Runge-Kutta formulae", J. Comput. Appl.
 Math. 6 (1980) 19-26; dense output of L. F. Shampine, Math. Comp. 46 (1986) 135-150, as used in
@@ -9,10 +9,16 @@ including the stiffness detection of Sec. IV.2 of volume II).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from numba import njit
 
-from ._rodas import aug_rhs, call_model, ptr  # noqa: F401
+from ._base import NO_SWITCH, AbstractSolver, implement
+from ._ffi import aug_rhs, err_norm
+from ._records import SwitchPolicy
+
+__all__ = ["DOPRI5", "Dopri5", "Dopri5Record"]
 
 C2, C3, C4, C5 = 0.2, 0.3, 0.8, 8.0 / 9.0
 A21 = 0.2
@@ -130,3 +136,84 @@ def dopri_dense_prepare(naug, h, K, z, znew, D):
             + D6 * K[(5) * naug + q]
             + D7 * K[(6) * naug + q]
         )
+
+
+class Dopri5Record(NamedTuple):
+    """Dormand-Prince 5(4) in compiled code: its step-size controller constants (Hairer's DOPRI5)."""
+
+    expo1: float = 0.2 - 0.04 * 0.75
+    beta: float = 0.04
+    facmax: float = 10.0
+    reject_exponent: float = 0.2
+
+
+@njit(cache=True, error_model="numpy")
+def _step(s, w, t, h):
+    dopri_step(
+        w.f, t, h, w.z, w.p, w.n, w.k, w.P, w.sens_idx, w.F0, w.K, w.zs, w.ysti, w.jb, w.fpb,
+        w.znew, w.err,
+    )  # fmt: skip
+    return err_norm(w.naug, w.err, 0, w.z, w.znew, w.rtol, w.atol)
+
+
+@njit(cache=True, error_model="numpy")
+def _dense_prepare(s, w, h):
+    dopri_dense_prepare(w.naug, h, w.K, w.z, w.znew, w.D)
+
+
+@njit(cache=True, error_model="numpy")
+def _dense_eval(s, theta, naug, D, out):
+    th1 = 1.0 - theta
+    for q in range(naug):
+        out[q] = D[0 * naug + q] + theta * (
+            D[1 * naug + q]
+            + th1 * (D[2 * naug + q] + theta * (D[3 * naug + q] + th1 * D[4 * naug + q]))
+        )
+
+
+@njit(cache=True, error_model="numpy")
+def _fsal(s, w):
+    naug = w.naug
+    for q in range(naug):
+        w.F0[q] = w.K[(6) * naug + q]
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _stiffness(s, w, h):
+    return dopri_stiff_ratio(w.n, w.naug, h, w.K, w.znew, w.ysti)
+
+
+@njit(cache=True, error_model="numpy")
+def _controller(s):
+    return s.expo1, s.beta, s.facmax, s.reject_exponent
+
+
+implement(
+    Dopri5Record,
+    step=_step,
+    dense_prepare=_dense_prepare,
+    dense_eval=_dense_eval,
+    fsal=_fsal,
+    stiffness=_stiffness,
+    controller=_controller,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dopri5(AbstractSolver):
+    """Dormand-Prince 5(4), explicit, FSAL, 4th-order dense output; for non-stiff problems."""
+
+    name: str = "dopri5"
+    aliases: tuple[str, ...] = ("nonstiff",)
+    order: int = 5
+    dense_order: int = 4
+    stiff: bool = False
+
+    def kernel_records(self) -> tuple[Any, Any, SwitchPolicy]:
+        """One method, no switching."""
+        r = Dopri5Record()
+        return r, r, NO_SWITCH
+
+
+DOPRI5 = Dopri5()

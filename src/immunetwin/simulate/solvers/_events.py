@@ -8,18 +8,22 @@ Pending executions live in fixed-capacity arrays: ``pend_ev`` (event index), ``p
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import numpy as np
 from numba import njit
 
-from ._rodas import call_model, ptr
-
-TRIGGERS = 3
-EVENT_VALUES = 4
-EVENT_APPLY = 5
-DELAYS = 9
-PRIORITIES = 10
-EVENT_DX = 14
-EVENT_DP = 15
+from ._ffi import (
+    DELAYS,
+    EVENT_APPLY,
+    EVENT_DP,
+    EVENT_DX,
+    EVENT_VALUES,
+    PRIORITIES,
+    TRIGGERS,
+    call_model,
+    ptr,
+)
 
 EV_OK = 0
 EV_SENS_UNSUPPORTED = 4
@@ -162,3 +166,101 @@ def process_due(
             if st != EV_OK:
                 return st, n_exec
     return EV_OK, n_exec
+
+
+class EventQueue(NamedTuple):
+    """An integration's event state: trigger values, scratch buffers and the pending queue."""
+
+    trig_prev: Any
+    trig_now: Any
+    dbuf: Any
+    prbuf: Any
+    vbuf: Any
+    edx: Any
+    edp: Any
+    pend_ev: Any
+    pend_t: Any
+    pend_active: Any
+    pend_seq: Any
+    pend_vals: Any
+    cnt: Any
+    max_exec: Any
+
+
+@njit(cache=True, error_model="numpy")
+def new_queue(ne, n, k, P, n_assign):
+    """An empty queue for ``ne`` events (room for 8 pending executions per event, plus 8)."""
+    ne1 = max(ne, 1)
+    kmax = 1
+    for e in range(ne):
+        kmax = max(kmax, n_assign[e])
+    nP = n * P if k > 0 else 1
+    Q = 8 * ne + 8
+    return EventQueue(
+        np.zeros(ne1),
+        np.zeros(ne1),
+        np.zeros(ne1),
+        np.zeros(ne1),
+        np.zeros(kmax),
+        np.zeros(max(n * n, 1) if k > 0 else 1),
+        np.zeros(max(nP, 1)),
+        np.zeros(Q, np.int64),
+        np.zeros(Q),
+        np.zeros(Q, np.int64),
+        np.zeros(Q, np.int64),
+        np.zeros((Q, kmax)),
+        np.zeros(1, np.int64),
+        max(1000, 100 * ne),
+    )
+
+
+@njit(cache=True, error_model="numpy")
+def queue_triggers(w, ev, q, ne, t):
+    """Evaluate the triggers at ``(t, w.z)`` and queue the events that turned true."""
+    call_model(w.f, TRIGGERS, 0, t, ptr(w.z, 0), ptr(w.p, 0), ptr(q.trig_now, 0))
+    return on_triggers(
+        w.f, t, w.z, w.p, w.k, ne, q.trig_prev, q.trig_now,
+        ev.persistent, ev.from_trigger, ev.has_delay, ev.time_only, ev.n_assign,
+        q.pend_ev, q.pend_t, q.pend_active, q.pend_seq, q.pend_vals, q.cnt, q.dbuf, q.vbuf,
+    )  # fmt: skip
+
+
+@njit(cache=True, error_model="numpy")
+def execute_due(w, ev, q, ne, sens_idx, t):
+    """Execute the events due at ``t``; returns ``(status, number executed)``."""
+    return process_due(
+        w.f, t, w.z, w.p, w.n, w.k, w.P, ne, sens_idx, q.trig_prev, q.trig_now,
+        ev.persistent, ev.from_trigger, ev.has_delay, ev.has_priority, ev.time_only,
+        ev.n_assign, q.pend_ev, q.pend_t, q.pend_active, q.pend_seq, q.pend_vals, q.cnt,
+        q.dbuf, q.vbuf, q.prbuf, q.edx, q.edp, w.stmp, q.max_exec,
+    )  # fmt: skip
+
+
+@njit(cache=True, error_model="numpy")
+def any_due(q, t):
+    """Whether a pending execution is due at ``t``."""
+    for s_ in range(q.pend_t.shape[0]):  # noqa: SIM110 - explicit loop for numba
+        if q.pend_active[s_] != 0 and q.pend_t[s_] <= t:
+            return True
+    return False
+
+
+@njit(cache=True, error_model="numpy")
+def next_stop(q, t_final):
+    """The earlier of ``t_final`` and the next pending execution."""
+    t_stop = t_final
+    for s_ in range(q.pend_t.shape[0]):
+        if q.pend_active[s_] != 0 and q.pend_t[s_] < t_stop:
+            t_stop = q.pend_t[s_]
+    return t_stop
+
+
+@njit(cache=True, error_model="numpy")
+def triggers_differ(f, t, zz, p, q, ne):
+    """Whether any trigger at ``(t, zz)`` differs from its last known value."""
+    call_model(f, TRIGGERS, 0, t, ptr(zz, 0), ptr(p, 0), ptr(q.trig_now, 0))
+    dif = False
+    for e in range(ne):
+        if (q.trig_now[e] > 0.5) != (q.trig_prev[e] > 0.5):
+            dif = True
+    return dif
