@@ -33,7 +33,8 @@ from numba import types
 
 from ..errors import UnsupportedFeature
 from ..model import DISTRIBUTIONS, ModelSpec, distrib_draws
-from ._codegen import _Printer, _Writer, cache_dir
+from ._codegen import _Writer, cache_dir
+from ._printer import _Printer
 from ._ssa_model import BACKEND, SSAModel, ssa_model
 from ._ssa_random import DRAW_CODES
 
@@ -281,6 +282,9 @@ def _fingerprint() -> str:
             "_ssa_random.py",
             "_flatten.py",
             "_codegen.py",
+            "_printer.py",
+            "_flatten_rules.py",
+            "_flatten_values.py",
         ):
             h.update((here / name).read_bytes())
         _FINGERPRINT.append(h.hexdigest()[:16])
