@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import UnsupportedFeature
 from ..model import ModelSpec, distrib_draws
+from ._params import _param_matrix
 from ._ssa_codegen import compile_ssa
 from ._ssa_kernels import DIRECT, STATUS_MESSAGES, TAU_LEAP, run_batch
 from ._trajectory import MemberFailure, Trajectory
@@ -96,8 +97,6 @@ def simulate_ssa(
     t0: float,
 ) -> Trajectory:
     """Simulate ``runs`` stochastic runs of ``spec`` per parameter set (see the module doc)."""
-    from ._api import _param_matrix
-
     if isinstance(runs, bool) or not isinstance(runs, int | np.integer) or runs < 1:
         raise ValueError(f"simulate: runs must be a positive integer, not {runs!r}")
     code = STOCHASTIC_METHODS[method]
