@@ -150,7 +150,7 @@ class _PetabEvaluation:
         )
         T, m = y.shape[1], y.shape[2]
         Y = y.reshape(N, U, T, m)
-        good = (status == 0).reshape(N, U).all(axis=1) & np.isfinite(Y.reshape(N, -1)).all(axis=1)
+        good = (status == 0).reshape(N, U).all(axis=1)
         dY = dy.reshape(N, U, T, m, -1) if jac else None
         return Y, dY, ps, G, ok & good
 

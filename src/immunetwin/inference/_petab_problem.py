@@ -14,6 +14,7 @@ reported by :meth:`PetabProblem.to_petab_scale`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import pandas as pd
 import sympy as sp
 
 from ..errors import DataError, FitError
+from ..model import ModelSpec
 from ..simulate import SolverOptions
 from ._maps import Residuals
 from ._petab_eval import _PetabEvaluation
@@ -36,6 +38,26 @@ Array = np.ndarray[Any, Any]
 _TIME = ("time", "t")
 
 
+def _without_overridden_assignments(model: ModelSpec, tables: PetabTables) -> ModelSpec:
+    """The model without initial assignments to parameters the condition table sets.
+
+    In PEtab a condition-table value replaces the parameter's value, also where the SBML model
+    computes it with an initial assignment (species keep theirs: they are overridden through
+    their initial state instead).
+    """
+    cols = set(tables.conditions.columns) | {r.id for r in tables.parameters}
+    kinds = model.ids()
+    drop = {
+        ia.variable
+        for ia in model.initial_assignments
+        if ia.variable in cols and kinds.get(ia.variable) in ("parameter", "compartment")
+    }
+    if not drop:
+        return model
+    keep = tuple(ia for ia in model.initial_assignments if ia.variable not in drop)
+    return dataclasses.replace(model, initial_assignments=keep)
+
+
 class PetabProblem(_PetabEvaluation, CalibrationProblem):
     """A PEtab problem over several conditions sharing parameters.
 
@@ -44,7 +66,7 @@ class PetabProblem(_PetabEvaluation, CalibrationProblem):
     path
         The PEtab problem's YAML file (format version 1).
     solver
-        Solver options (default ``rtol=1e-8, atol=1e-10``).
+        Solver options (default ``rtol=1e-8, atol=1e-10, max_steps=200000``).
 
     Raises
     ------
@@ -59,8 +81,8 @@ class PetabProblem(_PetabEvaluation, CalibrationProblem):
 
         tables = read_tables(path)
         self._tables = tables
-        self._model = from_sbml(tables.sbml_path)
-        self._solver = solver or SolverOptions(rtol=1e-8, atol=1e-10, max_steps=20000)
+        self._model = _without_overridden_assignments(from_sbml(tables.sbml_path), tables)
+        self._solver = solver or SolverOptions(rtol=1e-8, atol=1e-10, max_steps=200_000)
         self._t0 = 0.0
         self._subject = tables.yaml_path.stem
         self._setup_parameters(tables)
