@@ -166,8 +166,9 @@ class PetabProblem(_PetabEvaluation, CalibrationProblem):
         )
         self._fns: dict[str, tuple[list[str], Any, list[Any], Any, list[Any]]] = {}
         for od in tables.observables.values():
-            syms = sorted({str(x) for x in (od.formula + od.noise).free_symbols})
-            symbols = [sp.Symbol(s) for s in syms]
+            by_name = {str(x): x for x in (od.formula + od.noise).free_symbols}
+            syms = sorted(by_name)
+            symbols = [by_name[s] for s in syms]  # the parser's symbols (with assumptions)
             f = sp.lambdify(symbols, od.formula, "numpy")
             g = sp.lambdify(symbols, od.noise, "numpy")
             df = [sp.lambdify(symbols, sp.diff(od.formula, x), "numpy") for x in symbols]
