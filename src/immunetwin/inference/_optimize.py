@@ -178,10 +178,14 @@ def least_squares_batch(
     prior: bool = True,
     max_step: float = 2.0,
     lam0: float = 1e-3,
+    gtol_rel: float = 1e-5,
 ) -> _LSResult:
     """Minimise the objective of ``problem`` from each row of ``theta0`` at once.
 
     ``fixed`` (same shape, boolean) holds coordinates at their start values (profiles).
+    A start converges when its projected gradient (inf-norm) falls below ``gtol``, or when a
+    step decreases the objective by less than ``ftol`` (relative) or moves less than ``xtol``
+    while the projected gradient is below ``max(gtol, gtol_rel * (1 + cost))``.
     Returns the per-start results; one batched simulation per iteration.
     """
     lo, hi = problem.bounds
@@ -272,7 +276,12 @@ def least_squares_batch(
                 nu[ii] = 2.0
                 if capped[m] and rho > 0.5:
                     radius[ii] = min(2.0 * radius[ii], 4.0 * max_step)
-                if decrease <= ftol * (1.0 + cost[ii]) or small_step:
+                # a small decrease (or step) is convergence only where the gradient is small
+                # too: a damped step in a narrow valley also decreases the objective little,
+                # and stopping there reported far-from-optimal points as converged (Crauste)
+                if (decrease <= ftol * (1.0 + cost[ii]) or small_step) and gnorm[ii] <= max(
+                    gtol, gtol_rel * (1.0 + cost[ii])
+                ):
                     active[ii] = False
                     converged[ii] = True
                     msgs[ii] = (
