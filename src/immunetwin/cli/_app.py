@@ -24,6 +24,7 @@ def _register() -> None:
         "_validate",
         "_report",
         "_store",
+        "_petab",
     ):
         try:
             mod = importlib.import_module(f"immunetwin.cli.{module}")

@@ -41,6 +41,7 @@ class _AnalyteLayout:
     transform: Transform
     curve: StandardCurve | None
     obs: Array  # indices into the stacked observations
+    formula: str = ""  # the target expression (for exports)
 
 
 @dataclass(frozen=True)
@@ -254,6 +255,7 @@ def build_observations(
                 transform=transform,
                 curve=curve,
                 obs=np.arange(first, len(rows)),
+                formula=str(expr),
             )
         )
         n_a = len(sel)
