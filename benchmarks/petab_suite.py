@@ -105,11 +105,13 @@ def main(argv: list[str]) -> int:
             if status != "passed":
                 print(f"{version}/{case.name}: {status}: {detail}")
     for version, c in by_version.items():
-        print(f"{version}: {c['passed']} passed, {c['failed']} failed, {c['unsupported']} unsupported")
-    print(f"{counts['passed']} passed, {counts['failed']} failed, {counts['unsupported']} unsupported")
+        print(
+            f"{version}: {c['passed']} passed, {c['failed']} failed, {c['unsupported']} unsupported"
+        )
+    print(
+        f"{counts['passed']} passed, {counts['failed']} failed, {counts['unsupported']} unsupported"
+    )
     return 0 if counts["failed"] == 0 else 1
-
-
 
 
 if __name__ == "__main__":

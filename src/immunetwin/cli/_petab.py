@@ -74,7 +74,8 @@ def _read_parameters(path: Path) -> dict[str, float]:
     df = pd.read_csv(path, sep="\t")
     if "parameterId" not in df.columns or "nominalValue" not in df.columns:
         raise ImmunetwinError(f"{path}: a parameter table needs parameterId and nominalValue")
-    return {str(r.parameterId): float(r.nominalValue) for r in df.itertuples()}
+    ids, vals = df["parameterId"].astype(str), df["nominalValue"].astype(float)
+    return dict(zip(ids, (float(v) for v in vals), strict=True))
 
 
 @petab_app.command("simulate")
@@ -116,7 +117,9 @@ def _jsonable(x: Any) -> Any:
 def fit_cmd(
     problem: Annotated[Path, typer.Argument(help="PEtab problem YAML file.")],
     out: Annotated[Path, typer.Option("--out", help="Result JSON to write.")],
-    starts: Annotated[int, typer.Option("--starts", help="Random starts (never the nominal).")] = 20,
+    starts: Annotated[
+        int, typer.Option("--starts", help="Random starts (never the nominal).")
+    ] = 20,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     max_iter: Annotated[int, typer.Option("--max-iter", help="Iterations per start.")] = 200,
 ) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ._maps import Residuals
+from ._petab_tables import PetabTables
 
 Array = np.ndarray[Any, Any]
 _LN10 = math.log(10.0)
@@ -31,7 +32,7 @@ class _PetabEvaluation:
     """Evaluation methods of a PEtab problem (attributes set by ``PetabProblem``)."""
 
     _cm: Any
-    _tables: Any
+    _tables: PetabTables
     _units: list[Any]
     _needs_fd: bool
     _sens_slots: Array
@@ -125,14 +126,20 @@ class _PetabEvaluation:
             x0[:, u, keep] = last[:, keep]
         return ok
 
-    def _simulate(self, th: Array, jac: bool) -> tuple[Array, Array | None, Array, Array | None, Array]:
+    def _simulate(
+        self, th: Array, jac: bool
+    ) -> tuple[Array, Array | None, Array, Array | None, Array]:
         """Outputs ``(N, U, T, m)``, their theta-derivatives or None, slots, G, ok."""
         from ..simulate import method_code
 
         N = th.shape[0]
         nat = self.to_natural(th)  # type: ignore[attr-defined]
         ps, G, x0 = self._slot_matrix(nat, jac)
-        ok = self._preequilibrate(nat, ps, x0) if any(u[1] for u in self._units) else np.ones(N, bool)
+        ok = (
+            self._preequilibrate(nat, ps, x0)
+            if any(u[1] for u in self._units)
+            else np.ones(N, bool)
+        )
         U = len(self._units)
         cm = self._cm
         sidx = self._sens_slots if jac else np.zeros(0, dtype=np.int64)
@@ -156,7 +163,14 @@ class _PetabEvaluation:
 
     # ------------------------------------------------------------------ formulas
     def _symbol(
-        self, name: str, rows: Array, Y: Array, dY: Array | None, ps: Array, G: Array | None, nat: Array
+        self,
+        name: str,
+        rows: Array,
+        Y: Array,
+        dY: Array | None,
+        ps: Array,
+        G: Array | None,
+        nat: Array,
     ) -> tuple[Array, Array | None]:
         N, k = nat.shape
         n = rows.size
@@ -266,7 +280,11 @@ class _PetabEvaluation:
         gp_, gm_ = sig[N : N + N * k].reshape(N, k, M), sig[N + N * k :].reshape(N, k, M)
         dsim = (sp_ - sm_).transpose(0, 2, 1) / width
         dsig = (gp_ - gm_).transpose(0, 2, 1) / width
-        okk = ok[:N] & ok[N : N + N * k].reshape(N, k).all(axis=1) & ok[N + N * k :].reshape(N, k).all(axis=1)
+        okk = (
+            ok[:N]
+            & ok[N : N + N * k].reshape(N, k).all(axis=1)
+            & ok[N + N * k :].reshape(N, k).all(axis=1)
+        )
         return sim[:N], dsim, sig[:N], dsig, okk
 
     # ------------------------------------------------------------------ residuals

@@ -211,7 +211,7 @@ def _parameter_rows(problem: CalibrationProblem) -> pd.DataFrame:
             off = cov - np.diag(np.diag(cov))
             if np.any(off != 0):
                 raise UnsupportedPetabFeature("correlated Gaussian prior", f"parameter '{n}'")
-            sd = math.sqrt(float(gauss.cov.loc[n, n]))
+            sd = math.sqrt(float(np.diag(cov)[[str(c) for c in gauss.cov.index].index(n)]))
             row["objectivePriorType"] = "parameterScaleNormal"
             row["objectivePriorParameters"] = f"{float(gauss.mean[n])!r};{sd!r}"
         elif n in priors:

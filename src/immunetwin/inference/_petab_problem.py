@@ -133,7 +133,9 @@ class PetabProblem(_PetabEvaluation, CalibrationProblem):
         base = compile_model(model, sensitivities=True)
         extra: list[str] = [s for s in base.states if s not in base.outputs]
         kinds: dict[str, str] = {}
-        ruled = {a.variable for a in model.assignment_rules} | {r.variable for r in model.rate_rules}
+        ruled = {a.variable for a in model.assignment_rules} | {
+            r.variable for r in model.rate_rules
+        }
         slots = set(base.slots) - ruled - set(base.states)
         for od in tables.observables.values():
             ph_o = {f"observableParameter{j + 1}_{od.id}" for j in range(od.n_obs_pars)}
@@ -161,9 +163,7 @@ class PetabProblem(_PetabEvaluation, CalibrationProblem):
         self._cm = compile_model(model, outputs=tuple(extra), sensitivities=True)
         self._slot_index = {s: j for j, s in enumerate(self._cm.slots)}
         self._out_index = {s: j for j, s in enumerate(self._cm.outputs)}
-        self._state_out = np.asarray(
-            [self._out_index[s] for s in self._cm.states], dtype=np.int64
-        )
+        self._state_out = np.asarray([self._out_index[s] for s in self._cm.states], dtype=np.int64)
         self._fns: dict[str, tuple[list[str], Any, list[Any], Any, list[Any]]] = {}
         for od in tables.observables.values():
             by_name = {str(x): x for x in (od.formula + od.noise).free_symbols}
@@ -218,9 +218,10 @@ class PetabProblem(_PetabEvaluation, CalibrationProblem):
         reset: set[int] = set()
         assigned = {ia.variable for ia in self._model.initial_assignments}
         for col in cols:
-            src = self._condition_value(cond, col)
-            if src is None:
+            found = self._condition_value(cond, col)
+            if found is None:
                 continue
+            src = found
             j = self._slot_index.get(col)
             kind = cm.slot_kinds[j] if j is not None else ""
             if col in states and col in assigned:
@@ -376,7 +377,7 @@ class PetabProblem(_PetabEvaluation, CalibrationProblem):
         out = out.drop(columns=["measurement"]).assign(simulation=sim[0])
         cols = [c for c in out.columns if c != "simulation"]
         order = cols[:3] + ["simulation"] + cols[3:]
-        return out[order]
+        return pd.DataFrame(out[order])
 
     def residuals(self, theta: Array, *, jacobian: bool = True, prior: bool = True) -> Residuals:
         """Stacked residuals (measurements, noise terms, priors); see ``CalibrationProblem``."""

@@ -150,7 +150,9 @@ def _parameter_rows(pdf: pd.DataFrame) -> tuple[ParameterRow, ...]:
                 raise DataError("objectivePriorParameters needs two numbers", row=where)
             prior = (ptype, pars[0], pars[1])
         if est and not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-            raise DataError(f"estimated parameter needs bounds lower < upper ({lo}, {hi})", row=where)
+            raise DataError(
+                f"estimated parameter needs bounds lower < upper ({lo}, {hi})", row=where
+            )
         if est and scale != "lin" and lo <= 0:
             raise DataError(f"{scale}-scaled parameter needs a positive lower bound", row=where)
         rows.append(ParameterRow(str(pid), scale, lo, hi, nominal, est, prior))
@@ -209,7 +211,9 @@ def read_tables(path: str | Path) -> PetabTables:
         raise DataError(f"cannot read YAML: {exc}", file=str(p)) from None
     fmt = str(spec.get("format_version", "")) if isinstance(spec, dict) else ""
     if not fmt.startswith("1"):
-        raise UnsupportedPetabFeature(f"PEtab format_version '{fmt}' (only version 1 is read)", str(p))
+        raise UnsupportedPetabFeature(
+            f"PEtab format_version '{fmt}' (only version 1 is read)", str(p)
+        )
     probs = spec.get("problems") or []
     if len(probs) != 1:
         raise UnsupportedPetabFeature(f"{len(probs)} sub-problems in one YAML file", str(p))
