@@ -3,9 +3,9 @@
 One call simulates every simulation unit (pre-equilibration and simulation condition) of every
 parameter vector in one batch, evaluates the observable and noise formulas at the measurements
 (with their derivatives: the engine's forward sensitivities chained through the formulas; central
-finite differences when a unit is pre-equilibrated or overrides a state without an initial-value
-slot) and stacks the residuals whose half squared sum plus a constant is PEtab's negative
-log-likelihood.
+finite differences when a unit is pre-equilibrated, overrides a state without an initial-value
+slot, or crosses a state-triggered event) and stacks the residuals whose half squared sum plus
+a constant is PEtab's negative log-likelihood.
 
 Residuals: ``(T(y) - T(m)) / sigma`` (normal) or ``sign * sqrt(2 |T(y) - T(m)| / sigma)``
 (laplace); a noise scale that depends on the parameters adds ``sqrt(2 ln sigma + C)`` with a
@@ -25,6 +25,7 @@ from ._petab_tables import PetabTables
 Array = np.ndarray[Any, Any]
 _LN10 = math.log(10.0)
 _LOG2PI = math.log(2.0 * math.pi)
+_SENS_EVENT = 4  # solver status: sensitivities stopped at a state-triggered event
 _PRE_TIMES = np.asarray([1e2, 1e3, 1e4, 1e5, 1e6, 1e7])
 
 
@@ -128,8 +129,9 @@ class _PetabEvaluation:
 
     def _simulate(
         self, th: Array, jac: bool
-    ) -> tuple[Array, Array | None, Array, Array | None, Array]:
-        """Outputs ``(N, U, T, m)``, their theta-derivatives or None, slots, G, ok."""
+    ) -> tuple[Array, Array | None, Array, Array | None, Array, Array]:
+        """Outputs ``(N, U, T, m)``, their theta-derivatives or None, slots, G, ok, and
+        whether a member's sensitivities stopped at a state-triggered event."""
         from ..simulate import method_code
 
         N = th.shape[0]
@@ -158,8 +160,11 @@ class _PetabEvaluation:
         T, m = y.shape[1], y.shape[2]
         Y = y.reshape(N, U, T, m)
         good = (status == 0).reshape(N, U).all(axis=1)
+        at_event = (
+            (status == _SENS_EVENT).reshape(N, U).any(axis=1) if jac else np.zeros(N, dtype=bool)
+        )
         dY = dy.reshape(N, U, T, m, -1) if jac else None
-        return Y, dY, ps, G, ok & good
+        return Y, dY, ps, G, ok & good, at_event
 
     # ------------------------------------------------------------------ formulas
     def _symbol(
@@ -248,7 +253,7 @@ class _PetabEvaluation:
         N, k = th.shape
         M = self._m_value.size
         nat = self.to_natural(th)  # type: ignore[attr-defined]
-        Y, dY, ps, G, ok = self._simulate(th, jacobian)
+        Y, dY, ps, G, ok, at_event = self._simulate(th, jacobian)
         Y = np.where(np.isfinite(Y), Y, 0.0)
         sim = np.empty((N, M))
         sig = np.empty((N, M))
@@ -261,6 +266,12 @@ class _PetabEvaluation:
             if dsim is not None and dsig is not None and dy is not None and ds is not None:
                 dsim[:, rows], dsig[:, rows] = dy, ds
         ok = ok & np.isfinite(sim).all(axis=1) & np.isfinite(sig).all(axis=1)
+        if at_event.any() and dsim is not None and dsig is not None:
+            # the engine has no sensitivities across state-triggered events: central
+            # differences for those members (their trajectories are piecewise smooth)
+            sub = np.flatnonzero(at_event)
+            s_, ds_, g_, dg_, ok_ = self._evaluate_fd(th[sub])
+            sim[sub], dsim[sub], sig[sub], dsig[sub], ok[sub] = s_, ds_, g_, dg_, ok_
         return sim, dsim, sig, dsig, ok
 
     def _evaluate_fd(self, th: Array) -> tuple[Array, Array, Array, Array, Array]:
