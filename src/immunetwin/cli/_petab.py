@@ -94,10 +94,13 @@ def simulate_cmd(
         if parameters is not None:
             values = dict(zip(pr.names, pr.to_natural(theta), strict=True))
             given = _read_parameters(parameters)
-            unknown = sorted(set(given) - set(pr.names) - {r.id for r in pr.tables.parameters})
+            unknown = sorted(set(given) - set(pr.names))
             if unknown:
-                raise ImmunetwinError(f"{parameters}: unknown parameter(s) {unknown}")
-            values.update({k: v for k, v in given.items() if k in values})
+                raise ImmunetwinError(
+                    f"{parameters}: {unknown} not estimated in {problem.name} (fixed values are "
+                    "set in its parameter table)"
+                )
+            values.update(given)
             theta = pr.to_theta(values)
         table = pr.simulation_table(theta)
         llh = -float(pr.nllh(theta)[0])
