@@ -153,6 +153,20 @@ class DataError(ImmunetwinError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
+class UnsupportedPetabFeature(DataError):
+    """A PEtab feature that immunetwin's PEtab reader does not handle.
+
+    The message names the feature and the table row (or file) that uses it.
+    """
+
+    def __init__(self, feature: str, where: str):
+        self.feature = feature
+        self.where = where
+        ImmunetwinError.__init__(self, f"unsupported PEtab feature: {feature} ({where})")
+        self.file = None
+        self.row = where
+
+
 class FitError(ImmunetwinError):
     """A calibration problem that cannot be set up or solved."""
 

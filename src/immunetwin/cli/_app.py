@@ -163,6 +163,7 @@ def _register() -> None:
         "_report",
         "_store",
         "_qual",
+        "_petab",
     ):
         try:
             mod = importlib.import_module(f"immunetwin.cli.{module}")

@@ -7,7 +7,9 @@ extension     format                      read / write
 ``.parquet``  tidy Parquet (+ sidecar)    both
 ``.tsv``      PEtab measurement table     both
 ``.json``     FHIR R4 Bundle              both
-``.yaml``     Shedding Hub dataset        read
+``.yaml``     Shedding Hub dataset, or    read
+              a PEtab problem (its
+              measurement table)
 folder        ``shared/data`` adapter     read
 ============  ==========================  ===================
 """
@@ -26,6 +28,24 @@ from ._records import Dataset
 from ._shedding_hub import read_shedding_hub
 
 __all__ = ["read_dataset", "write_dataset"]
+
+
+def _petab_measurements(p: Path) -> Path | None:
+    """The measurement table of a PEtab problem YAML file (``None`` for other YAML files)."""
+    import yaml
+
+    try:
+        spec = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    if not (isinstance(spec, dict) and "format_version" in spec and "problems" in spec):
+        return None
+    files = [f for prob in spec.get("problems") or [] for f in prob.get("measurement_files") or []]
+    if len(files) != 1:
+        raise DataError(
+            f"a PEtab problem with {len(files)} measurement tables (one is read)", file=str(p)
+        )
+    return p.parent / str(files[0])
 
 
 def read_dataset(path: str | Path) -> Dataset:
@@ -53,6 +73,9 @@ def read_dataset(path: str | Path) -> Dataset:
     if suffix == ".json":
         return read_fhir(p)
     if suffix in (".yaml", ".yml"):
+        petab_table = _petab_measurements(p)
+        if petab_table is not None:
+            return read_petab(petab_table)
         return read_shedding_hub(p)
     raise DataError(
         f"unknown input format {suffix!r} (use .csv .parquet .tsv .json .yaml)", file=str(p)

@@ -6,6 +6,8 @@
 * :func:`fit` finds the MAP by multi-start batched Levenberg-Marquardt (:class:`FitResult`);
 * :func:`laplace` and :func:`sample` give a :class:`Posterior` (arviz export, R-hat, ESS);
 * :func:`profile` and :func:`identifiability_report` check practical identifiability;
+* :class:`PetabProblem` reads a PEtab (v1) problem into a multi-condition problem that ``fit``,
+  ``profile`` and ``laplace`` accept; :func:`export_petab` writes any problem as PEtab;
 * :class:`GaussianPrior` and :class:`PopulationPrior` carry population knowledge to a subject.
 
 See ``docs/inference.md``.
@@ -23,6 +25,9 @@ from ._optimize import FitResult as FitResult
 from ._optimize import fit as fit
 from ._optimize import least_squares_batch as least_squares_batch
 from ._optimize import start_points as start_points
+from ._petab_export import CENSORING_COLUMNS as CENSORING_COLUMNS
+from ._petab_export import export_petab as export_petab
+from ._petab_problem import PetabProblem as PetabProblem
 from ._population import PopulationOptions as PopulationOptions
 from ._population import PopulationResult as PopulationResult
 from ._population import fit_population as fit_population

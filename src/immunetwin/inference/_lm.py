@@ -144,7 +144,14 @@ def _propose(st: _LMState, lo: Array, hi: Array, gtol: float) -> _Proposal | Non
 
 
 def _update(
-    st: _LMState, pr: _Proposal, res: Residuals, ftol: float, xtol: float, max_step: float
+    st: _LMState,
+    pr: _Proposal,
+    res: Residuals,
+    ftol: float,
+    xtol: float,
+    max_step: float,
+    gtol: float,
+    gtol_rel: float,
 ) -> None:
     """Accept or reject each proposed step; adapt damping and radius; test convergence."""
     new_cost = np.where(res.ok, 0.5 * np.sum(res.r**2, axis=1), np.inf)
@@ -168,7 +175,11 @@ def _update(
             st.nu[ii] = 2.0
             if pr.capped[m] and rho > 0.5:
                 st.radius[ii] = min(2.0 * st.radius[ii], 4.0 * max_step)
-            if decrease <= ftol * (1.0 + cost[ii]) or small_step:
+            # a small decrease (or step) is convergence only where the gradient is small too:
+            # a damped step in a narrow valley also decreases the objective little, and
+            # stopping there reported far-from-optimal points as converged (Crauste)
+            small_gradient = st.gnorm[ii] <= max(gtol, gtol_rel * (1.0 + cost[ii]))
+            if (decrease <= ftol * (1.0 + cost[ii]) or small_step) and small_gradient:
                 st.active[ii] = False
                 st.converged[ii] = True
                 st.msgs[ii] = "objective change below ftol" if not small_step else "step below xtol"
@@ -218,10 +229,14 @@ def least_squares_batch(
     prior: bool = True,
     max_step: float = 2.0,
     lam0: float = 1e-3,
+    gtol_rel: float = 1e-5,
 ) -> _LSResult:
     """Minimise the objective of ``problem`` from each row of ``theta0`` at once.
 
     ``fixed`` (same shape, boolean) holds coordinates at their start values (profiles).
+    A start converges when its projected gradient (inf-norm) falls below ``gtol``, or when a
+    step decreases the objective by less than ``ftol`` (relative) or moves less than ``xtol``
+    while the projected gradient is below ``max(gtol, gtol_rel * (1 + cost))``.
     Returns the per-start results; one batched simulation per iteration.
     """
     lo, hi = problem.bounds
@@ -238,7 +253,7 @@ def least_squares_batch(
             break
         res = problem.residuals(pr.new, jacobian=True, prior=prior)
         evals += 1
-        _update(st, pr, res, ftol, xtol, max_step)
+        _update(st, pr, res, ftol, xtol, max_step, gtol, gtol_rel)
         _merge_converged(st)
     for i_left in np.flatnonzero(st.active):
         st.msgs[int(i_left)] = f"maximum iterations ({max_iter}) reached"

@@ -56,6 +56,7 @@ class _AnalyteLayout:
     transform: Transform
     curve: StandardCurve | None
     obs: Array  # indices into the stacked observations
+    formula: str = ""  # the target expression (for exports)
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,7 @@ def build_observations(
                 transform=transform,
                 curve=curve,
                 obs=np.arange(first, len(rows)),
+                formula=str(as_expr(target, where=f"observable map of {analyte!r}")),
             )
         )
         n_a = len(sel)
