@@ -15,6 +15,7 @@ The class is assembled from private modules: its state and read-only accessors
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -401,8 +402,7 @@ class CalibrationProblem(_ProblemEvaluation):
         The univariate priors of the parameters that ``prior`` covers are replaced; the others are
         kept when ``keep_univariate`` is true, else dropped (flat).
         """
-        new = object.__new__(CalibrationProblem)
-        new.__dict__.update(self.__dict__)
+        new = copy.copy(self)
         new._gauss = prior
         uni = dict(self._priors) if keep_univariate else {}
         new._priors = uni
@@ -433,8 +433,7 @@ class CalibrationProblem(_ProblemEvaluation):
                 self._species_factor(pid) if self._cm.slot_kinds[j] == "species_initial" else 1.0
             )
             ps0[j] = float(v) * factor
-        new = object.__new__(type(self))
-        new.__dict__.update(self.__dict__)
+        new = copy.copy(self)
         new._ps0 = ps0
         return new
 
