@@ -171,7 +171,10 @@ def main(argv: list[str] | None = None) -> int:
 
     registry = Registry()
     record = registry.add_twin(
-        args.out / "twin", name=f"demo: ke2022 {SUBJECT}", report=args.out / "report.html"
+        args.out / "twin",
+        name=f"demo: ke2022 {SUBJECT}",
+        report=args.out / "report.html",
+        refresh=True,  # a rerun of the demo updates its record
     )
     print(f"registered twin {record.id} (directory {record.path}) in {registry.url}")
     print(f"wrote {res.report}")

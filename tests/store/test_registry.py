@@ -132,3 +132,13 @@ def test_cli(db_url, twin_dir):
     res = runner.invoke(app, ["store", "show", "nope", "--db", db_url])
     assert res.exit_code == 2
     assert res.stderr.strip() == f"error: no twin with id 'nope' in the registry {db_url}"
+
+
+def test_refresh_updates_the_record_of_a_registered_directory(db_url, twin_dir):
+    reg = Registry(db_url)
+    first = reg.add_twin(twin_dir, name="first")
+    with pytest.raises(RegistryError, match="registered already"):
+        reg.add_twin(twin_dir, name="second")
+    again = reg.add_twin(twin_dir, name="second", refresh=True)
+    assert again.id == first.id and again.name == "second"
+    assert [(r.id, r.name) for r in Registry(db_url).list_twins()] == [(first.id, "second")]

@@ -135,15 +135,24 @@ class Registry:
             raise RegistryError(f"registry {self.url}: {what} failed: {one_line(exc)}") from None
 
     def add_twin(
-        self, twin_dir: str | Path, *, name: str | None = None, report: str | Path | None = None
+        self,
+        twin_dir: str | Path,
+        *,
+        name: str | None = None,
+        report: str | Path | None = None,
+        refresh: bool = False,
     ) -> TwinRecord:
         """Register the twin directory ``twin_dir`` (written by ``DigitalTwin.save``).
+
+        With ``refresh``, a directory registered already keeps its id and its record is brought
+        up to date with the directory (subject, model hash, data checksum, updates, name, report)
+        instead of being refused.
 
         Raises
         ------
         RegistryError
             Not a twin directory, a value longer than its column, a directory registered
-            already (the message names its id), or a database error.
+            already (the message names its id; not with ``refresh``), or a database error.
         """
         twin_dir = Path(twin_dir).expanduser().resolve()
         meta = _read_meta(twin_dir)
@@ -167,9 +176,9 @@ class Registry:
             "report": None if report_path is None else str(report_path),
         }
         _check_limits(values, twin_dir)
-        return self._run(f"registering {twin_dir}", lambda: self._insert(values))
+        return self._run(f"registering {twin_dir}", lambda: self._insert(values, refresh))
 
-    def _insert(self, values: dict[str, Any]) -> TwinRecord:
+    def _insert(self, values: dict[str, Any], refresh: bool = False) -> TwinRecord:
         from sqlalchemy import select
 
         from ._models import TwinRow
@@ -178,6 +187,11 @@ class Registry:
             existing = session.scalars(
                 select(TwinRow).where(TwinRow.path == values["path"])
             ).first()
+            if existing is not None and refresh:
+                for key, value in values.items():
+                    if key != "id":
+                        setattr(existing, key, value)
+                return TwinRecord._from_row(existing)
             if existing is not None:
                 raise RegistryError(
                     f"{values['path']} is registered already (id {existing.id}) in {self.url}"
