@@ -16,7 +16,13 @@ from ..model import ModelSpec
 from ._codegen import compile_model
 from ._params import ParamsLike, _param_matrix, _table
 from ._ssa import STOCHASTIC_METHODS, SSAOptions, refuse_draws, simulate_ssa
-from ._trajectory import MemberFailure, NegativeState, Trajectory, find_negative_states
+from ._trajectory import (
+    MemberFailure,
+    NegativeState,
+    Trajectory,
+    find_negative_states,
+    member_failures,
+)
 from .solvers import STATUS_MESSAGES, solver_code, solver_names
 
 __all__ = ["Backend", "Method", "SolverOptions", "method_code", "simulate"]
@@ -300,14 +306,7 @@ def _simulate_compiled(
         t0=float(t0),
         parallel=opts.parallel,
     )
-    failures = tuple(
-        MemberFailure(
-            int(i),
-            STATUS_MESSAGES.get(int(status[i]), f"solver status {int(status[i])}"),
-            float(t_reached[i]),
-        )
-        for i in np.flatnonzero(status != 0)
-    )
+    failures = member_failures(status, t_reached, STATUS_MESSAGES, unknown="solver status")
     traj = Trajectory(
         model=spec.id,
         times=tout,

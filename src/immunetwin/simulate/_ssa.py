@@ -22,7 +22,7 @@ from ..model import ModelSpec, distrib_draws
 from ._params import _param_matrix
 from ._ssa_codegen import compile_ssa
 from ._ssa_kernels import DIRECT, STATUS_MESSAGES, TAU_LEAP, run_batch
-from ._trajectory import MemberFailure, Trajectory
+from ._trajectory import Trajectory, member_failures
 
 __all__ = ["STOCHASTIC_METHODS", "SSAOptions", "refuse_draws", "simulate_ssa"]
 
@@ -119,14 +119,7 @@ def simulate_ssa(
         max_steps=options.max_steps,
         parallel=options.parallel,
     )
-    failures = tuple(
-        MemberFailure(
-            int(i),
-            STATUS_MESSAGES.get(int(status[i]), f"status {int(status[i])}"),
-            float(t_reached[i]),
-        )
-        for i in np.flatnonzero(status != 0)
-    )
+    failures = member_failures(status, t_reached, STATUS_MESSAGES, unknown="status")
     traj = Trajectory(
         model=spec.id,
         times=tout,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +15,13 @@ if TYPE_CHECKING:
     import xarray as xr
     from matplotlib.axes import Axes
 
-__all__ = ["MemberFailure", "NegativeState", "Trajectory", "find_negative_states"]
+__all__ = [
+    "MemberFailure",
+    "NegativeState",
+    "Trajectory",
+    "find_negative_states",
+    "member_failures",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +31,23 @@ class MemberFailure:
     member: int
     reason: str
     time: float
+
+
+def member_failures(
+    status: np.ndarray[Any, Any],
+    t_reached: np.ndarray[Any, Any],
+    messages: Mapping[int, str],
+    *,
+    unknown: str = "status",
+) -> tuple[MemberFailure, ...]:
+    """The failed members of a batch from its kernel status codes (0 = success) and the times
+    reached; a code without a message reads ``"{unknown} {code}"``."""
+    return tuple(
+        MemberFailure(
+            int(i), messages.get(int(status[i]), f"{unknown} {int(status[i])}"), float(t_reached[i])
+        )
+        for i in np.flatnonzero(status != 0)
+    )
 
 
 @dataclass(frozen=True, slots=True)
